@@ -1,0 +1,167 @@
+/**
+ * Plugin options + environment + the project's .env → one validated Config.
+ * Precedence, highest first: options from opencode.json, process environment,
+ * `.env` in the project directory, defaults.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseDotenv } from "dotenv";
+import { z } from "zod";
+
+const positiveInt = z.number().int().positive();
+
+export const ConfigSchema = z
+  .object({
+    /** auto = daytona when an API key is configured, otherwise local. */
+    provider: z.enum(["auto", "daytona", "local"]).default("auto"),
+    daytona: z
+      .object({
+        apiKey: z.string().min(1).optional(),
+        apiUrl: z.url({ protocol: /^https?$/ }).default("https://app.daytona.io/api"),
+        target: z.string().min(1).optional(),
+        snapshot: z.string().min(1).optional(),
+        image: z.string().min(1).optional(),
+        /** Minutes of inactivity before Daytona stops the sandbox; 0 disables. */
+        autoStopMinutes: z.number().int().min(0).default(0),
+        public: z.boolean().default(false),
+      })
+      .strict()
+      .default({ apiUrl: "https://app.daytona.io/api", autoStopMinutes: 0, public: false }),
+    local: z
+      .object({
+        /** isolated: outbound through slirp4netns, host loopback unreachable. none: no network. */
+        network: z.enum(["isolated", "none"]).default("isolated"),
+        memoryMb: positiveInt.default(2048),
+        maxProcesses: positiveInt.default(512),
+        maxOpenFiles: positiveInt.default(4096),
+      })
+      .strict()
+      .default({ network: "isolated", memoryMb: 2048, maxProcesses: 512, maxOpenFiles: 4096 }),
+    /** Extra environment for commands in the sandbox. Host variables are never passed through. */
+    sandboxEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+    /** Names of `sandboxEnv` entries whose values must never reach the log. */
+    secretEnv: z.array(z.string()).default([]),
+    sync: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Branches are `<branchPrefix>/<N>`. */
+        branchPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/, "a git branch name such as opencode")
+          .default("opencode"),
+        /** Globs of git-ignored files to copy into the sandbox anyway (e.g. ".env"). */
+        copyIgnored: z.array(z.string().min(1)).default([]),
+        debounceMs: z.number().int().min(0).default(300),
+      })
+      .strict()
+      .default({ enabled: true, branchPrefix: "opencode", copyIgnored: [], debounceMs: 300 }),
+    /** Tool ids allowed to run on the host although the plugin does not sandbox them. */
+    allowHostTools: z.array(z.string().min(1)).default([]),
+    logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ResolvedProvider = "daytona" | "local";
+
+/** Environment variables and the option each one sets. */
+export const ENV_OPTIONS: Record<string, string> = {
+  DAYTONA_API_KEY: "daytona.apiKey",
+  DAYTONA_API_URL: "daytona.apiUrl",
+  DAYTONA_TARGET: "daytona.target",
+  DAYTONA_SNAPSHOT: "daytona.snapshot",
+  OPENCODE_SANDBOX_PROVIDER: "provider",
+  OPENCODE_SANDBOX_NETWORK: "local.network",
+  OPENCODE_SANDBOX_LOG_LEVEL: "logLevel",
+};
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(`opencode-sandboxed: invalid configuration — ${problems.join("; ")}`);
+  }
+}
+
+type Tree = Record<string, unknown>;
+
+function setPath(tree: Tree, path: string, value: unknown) {
+  const keys = path.split(".");
+  let node = tree;
+  for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Tree;
+  node[keys.at(-1)!] = value;
+}
+
+function isPlainObject(v: unknown): v is Tree {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function merge(low: Tree, high: Tree): Tree {
+  const out: Tree = { ...low };
+  for (const [k, v] of Object.entries(high)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? merge(out[k] as Tree, v) : v;
+  return out;
+}
+
+function fromVariables(vars: Record<string, string | undefined>): Tree {
+  const tree: Tree = {};
+  for (const [name, option] of Object.entries(ENV_OPTIONS)) {
+    const value = vars[name];
+    if (value !== undefined && value !== "") setPath(tree, option, value);
+  }
+  return tree;
+}
+
+/** Only the keys this plugin knows are taken from .env; nothing is copied into process.env. */
+export function readDotenv(directory: string): Record<string, string> {
+  try {
+    return parseDotenv(readFileSync(join(directory, ".env")));
+  } catch {
+    return {};
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function valueAt(tree: unknown, path: PropertyKey[]): unknown {
+  let node = tree;
+  for (const key of path) node = isPlainObject(node) || Array.isArray(node) ? (node as Tree)[key as string] : undefined;
+  return node;
+}
+
+function problem(issue: z.core.$ZodIssue, input: unknown): string {
+  const path = issue.path.map(String).join(".");
+  if (issue.code === "unrecognized_keys")
+    return `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${path ? `${path}.` : ""}${k}"`).join(", ")}`;
+  const got = describe(valueAt(input, issue.path));
+  let expected = issue.message;
+  if (issue.code === "invalid_value") expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  else if (issue.code === "invalid_type") expected = `a ${issue.expected}`;
+  else if (issue.code === "too_small") expected = `a number >= ${issue.minimum}${issue.origin === "string" ? " characters" : ""}`;
+  else if (issue.code === "invalid_format" && issue.format === "url") expected = "an http(s) URL";
+  else if (issue.code === "invalid_format" && issue.format === "regex") expected = issue.message;
+  return `option "${path}" is ${got}; expected ${expected}`;
+}
+
+export interface ConfigSources {
+  options?: Record<string, unknown>;
+  env?: Record<string, string | undefined>;
+  /** Project directory: its `.env` is read. */
+  directory?: string;
+}
+
+export function loadConfig({ options = {}, env = process.env, directory }: ConfigSources): Config {
+  const dotenv = directory ? fromVariables(readDotenv(directory)) : {};
+  // Numbers and booleans in variables arrive as strings; options from JSON keep their types.
+  const input = merge(merge(dotenv, fromVariables(env)), options);
+  const parsed = ConfigSchema.safeParse(input);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => problem(i, input)));
+  return parsed.data;
+}
+
+export function resolveProvider(config: Config): ResolvedProvider {
+  if (config.provider !== "auto") return config.provider;
+  return config.daytona.apiKey ? "daytona" : "local";
+}

@@ -1,0 +1,133 @@
+/**
+ * The seam between tools/sync and whatever runs the sandbox. Shaped by what the
+ * tools and git sync need, not by either SDK. Tools only ever see `Sandbox`.
+ */
+
+export type SandboxState = "started" | "stopped" | "starting" | "error";
+
+export interface SandboxInfo {
+  id: string;
+  state: SandboxState;
+  labels: Record<string, string>;
+}
+
+export interface CreateSpec {
+  /** Carries plugin, project id and session id; `list(labels)` finds sandboxes by them. */
+  labels: Record<string, string>;
+  /** Extra environment for every command, configured by the user (never host secrets). */
+  env?: Record<string, string>;
+  /** Reuse this id (re-creating a vanished sandbox keeps its identity where the provider allows). */
+  id?: string;
+}
+
+export interface ExecOptions {
+  /** Directory inside the sandbox; defaults to `projectDir`. */
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Ends the command's whole process group when exceeded. */
+  timeoutMs?: number;
+  /** Aborting ends the command's whole process group inside the sandbox. */
+  signal?: AbortSignal;
+  stdin?: string | Uint8Array;
+  /** Called with output (stdout and stderr interleaved) as it arrives. */
+  onOutput?: (chunk: string) => void;
+}
+
+export interface ExecResult {
+  /** null when the command was ended by timeout or abort. */
+  exitCode: number | null;
+  /** stdout and stderr interleaved in the order produced, decoded as UTF-8. */
+  output: string;
+  timedOut: boolean;
+  aborted: boolean;
+}
+
+export type FileType = "file" | "directory" | "symlink" | "other";
+
+export interface FileStat {
+  type: FileType;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface DirEntry {
+  name: string;
+  type: FileType;
+}
+
+export interface PreviewLink {
+  url: string;
+  /** Headers a client must send (e.g. a private Daytona sandbox's preview token). */
+  headers?: Record<string, string>;
+}
+
+/** A live, started sandbox. Paths are absolute paths inside the sandbox. */
+export interface Sandbox {
+  readonly id: string;
+  readonly provider: string;
+  /** Where the repository lives inside the sandbox. */
+  readonly projectDir: string;
+  /** Runs `command` through a real shell (sh -c) inside the sandbox, as the sandbox's user. */
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /** Throws SandboxError file_not_found / is_directory / permission_denied. Follows symlinks only inside the sandbox. */
+  readFile(path: string): Promise<Uint8Array>;
+  /** Creates parent directories. Atomic: readers see the old or the new content. */
+  writeFile(path: string, data: Uint8Array | string): Promise<void>;
+  /** null when nothing is at `path`. Does not follow a final symlink. */
+  stat(path: string): Promise<FileStat | null>;
+  readDir(path: string): Promise<DirEntry[]>;
+  previewUrl(port: number): Promise<PreviewLink>;
+}
+
+export interface SandboxProvider {
+  readonly name: string;
+  /** Throws SandboxError `unavailable` with a message that names the fix. */
+  preflight(): Promise<void>;
+  /** Creates and starts a sandbox. */
+  create(spec: CreateSpec): Promise<Sandbox>;
+  /** Throws SandboxError `sandbox_not_found`. */
+  get(id: string): Promise<SandboxInfo>;
+  /** A handle to a started sandbox. Throws `sandbox_not_found` or `not_running`. */
+  connect(id: string): Promise<Sandbox>;
+  start(id: string): Promise<void>;
+  stop(id: string): Promise<void>;
+  /** Idempotent: deleting a sandbox that is gone is not an error. */
+  delete(id: string): Promise<void>;
+  /** Sandboxes whose labels include every given label. */
+  list(labels: Record<string, string>): Promise<SandboxInfo[]>;
+  /** OpenCode is exiting: end what this process owns. */
+  dispose?(): Promise<void>;
+}
+
+export type SandboxErrorKind =
+  | "sandbox_not_found"
+  | "not_running"
+  | "transient"
+  | "auth"
+  | "quota"
+  | "bad_input"
+  | "unavailable"
+  | "file_not_found"
+  | "is_directory"
+  | "not_directory"
+  | "permission_denied";
+
+export class SandboxError extends Error {
+  override readonly name = "SandboxError";
+  constructor(
+    readonly kind: SandboxErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isSandboxError(error: unknown, ...kinds: SandboxErrorKind[]): error is SandboxError {
+  return error instanceof SandboxError && (kinds.length === 0 || kinds.includes(error.kind));
+}
+
+/** The sandbox itself is gone or stopped: a fresh handle may succeed. */
+export function isSandboxGone(error: unknown): boolean {
+  return isSandboxError(error, "sandbox_not_found", "not_running");
+}

@@ -1,0 +1,13 @@
+/** What a tool may use. Tools never learn which provider runs the sandbox. */
+import type { Config } from "../config.js";
+import type { Logger } from "../core/logger.js";
+import type { Sandbox } from "../providers/provider.js";
+
+export interface ToolDeps {
+  /** The host project directory — the path the model sees in its context. */
+  directory: string;
+  /** The live sandbox of this session (a subagent gets its root session's). */
+  sandboxFor(sessionID: string): Promise<Sandbox>;
+  config: Config;
+  log: Logger;
+}
