@@ -1,0 +1,291 @@
+/**
+ * sessionID → live sandbox handle. Creates once (concurrent first calls share one
+ * creation), maps subagent sessions to their root session's sandbox, reconnects
+ * after an OpenCode restart, starts a stopped sandbox, re-creates a vanished one,
+ * and retries a call once when the sandbox went away under it.
+ */
+import type { Logger } from "./logger.js";
+import type { SessionRecord, StateStore } from "./state-store.js";
+import type { Toaster } from "./toast.js";
+import { isSandboxError, isSandboxGone, type Sandbox, type SandboxProvider } from "../providers/provider.js";
+
+export const LABEL_PLUGIN = "opencode-sandboxed";
+
+export interface SeedContext {
+  sessionID: string;
+  record: SessionRecord;
+  /** The session's previous sandbox vanished: restore its synced work. */
+  recreated: boolean;
+}
+
+export interface SessionManagerOptions {
+  projectId: string;
+  store: StateStore;
+  log: Logger;
+  toast: Toaster;
+  /** Resolved on first use: the Daytona SDK is heavy, and set-up errors belong to tool calls. */
+  provider: () => Promise<SandboxProvider>;
+  /** OpenCode's `info.parentID` of a session (undefined for a root session). */
+  parentOf?: (sessionID: string) => Promise<string | undefined>;
+  /** Seeds a new or re-created sandbox's repository; returns fields to persist. */
+  seed?: (sandbox: Sandbox, ctx: SeedContext) => Promise<Partial<SessionRecord> | void>;
+  /** Environment for every command in the sandboxes (configured by the user). */
+  env?: Record<string, string>;
+}
+
+const TOUCH_INTERVAL_MS = 60_000;
+const MAX_DEPTH = 16;
+
+export class SessionManager {
+  private readonly raw = new Map<string, Sandbox>();
+  private readonly wrapped = new Map<string, Sandbox>();
+  private readonly inflight = new Map<string, Promise<Sandbox>>();
+  private readonly parents = new Map<string, string | null>();
+  private readonly touched = new Map<string, number>();
+  private preflighted = false;
+  private rebuildNeeded = false;
+
+  constructor(private readonly options: SessionManagerOptions) {}
+
+  /** The state store calls this when it moved a corrupt file aside. */
+  markCorrupt() {
+    this.rebuildNeeded = true;
+  }
+
+  /** Remember a parent learnt from a session event (saves a lookup later). */
+  noteParent(sessionID: string, parentID: string | undefined) {
+    this.parents.set(sessionID, parentID ?? null);
+  }
+
+  async rootOf(sessionID: string): Promise<string> {
+    let id = sessionID;
+    for (let depth = 0; depth < MAX_DEPTH; depth++) {
+      const parent = await this.parentOf(id);
+      if (!parent || parent === id) return id;
+      id = parent;
+    }
+    return id;
+  }
+
+  private async parentOf(sessionID: string): Promise<string | undefined> {
+    if (this.parents.has(sessionID)) return this.parents.get(sessionID) ?? undefined;
+    const stored = this.raw.has(sessionID) ? undefined : (await this.options.store.get(sessionID))?.parentId;
+    const parent = stored ?? (await this.options.parentOf?.(sessionID).catch(() => undefined));
+    this.parents.set(sessionID, parent ?? null);
+    return parent;
+  }
+
+  /** The record of a session's root, without creating anything. */
+  async existing(sessionID: string): Promise<SessionRecord | undefined> {
+    return this.options.store.get(await this.rootOf(sessionID));
+  }
+
+  /** True when this process holds a live handle for the session's sandbox. */
+  isLive(rootID: string): boolean {
+    return this.raw.has(rootID);
+  }
+
+  async sandboxFor(sessionID: string): Promise<Sandbox> {
+    const root = await this.rootOf(sessionID);
+    if (root !== sessionID) void this.recordSubagent(sessionID, root);
+    await this.rawFor(root);
+    let handle = this.wrapped.get(root);
+    if (!handle) this.wrapped.set(root, (handle = this.wrap(root)));
+    return handle;
+  }
+
+  private rawFor(root: string): Promise<Sandbox> {
+    const cached = this.raw.get(root);
+    if (cached) {
+      this.touch(root);
+      return Promise.resolve(cached);
+    }
+    let pending = this.inflight.get(root);
+    if (!pending) {
+      pending = this.resolve(root).finally(() => this.inflight.delete(root));
+      this.inflight.set(root, pending);
+    }
+    return pending;
+  }
+
+  private async resolve(root: string): Promise<Sandbox> {
+    const { store, log } = this.options;
+    const provider = await this.options.provider();
+    if (!this.preflighted) {
+      await provider.preflight();
+      this.preflighted = true;
+    }
+    let record = await store.get(root);
+    if (this.rebuildNeeded) {
+      this.rebuildNeeded = false;
+      await this.rebuild(provider);
+      record = await store.get(root);
+    }
+    record ??= await store.migrateFromOtherProjects(root);
+    let sandbox: Sandbox;
+    let recreated = false;
+    if (record && record.provider === provider.name) {
+      try {
+        sandbox = await this.reconnect(provider, record.sandboxId);
+        log.debug(`reconnected to sandbox ${record.sandboxId}`, root);
+      } catch (error) {
+        if (!isSandboxError(error, "sandbox_not_found")) throw error;
+        log.warn(`sandbox ${record.sandboxId} is gone; creating a new one`, root);
+        this.options.toast.show(
+          "This session's sandbox was gone; a new one was created from the session's last synced work.",
+          "warning",
+          `recreated:${root}`,
+        );
+        sandbox = await this.create(provider, root, record);
+        recreated = true;
+      }
+    } else {
+      if (record) log.warn(`session was on provider ${record.provider}; now ${provider.name}: new sandbox`, root);
+      sandbox = await this.create(provider, root, undefined);
+    }
+    if (!(await store.get(root))?.seededAt) await this.seed(sandbox, root, recreated);
+    this.raw.set(root, sandbox);
+    return sandbox;
+  }
+
+  private async reconnect(provider: SandboxProvider, id: string): Promise<Sandbox> {
+    try {
+      return await provider.connect(id);
+    } catch (error) {
+      if (!isSandboxError(error, "not_running")) throw error;
+      this.options.log.info(`starting stopped sandbox ${id}`);
+      await provider.start(id);
+      return provider.connect(id);
+    }
+  }
+
+  private async create(provider: SandboxProvider, root: string, previous: SessionRecord | undefined): Promise<Sandbox> {
+    const { store, log, projectId } = this.options;
+    const sandbox = await provider.create({
+      labels: { plugin: LABEL_PLUGIN, project: projectId, session: root },
+      env: this.options.env,
+    });
+    const now = new Date().toISOString();
+    // Keep branch and sync fields of a re-created session: its work lives on.
+    const record: SessionRecord = {
+      ...previous,
+      provider: provider.name,
+      sandboxId: sandbox.id,
+      createdAt: previous?.createdAt ?? now,
+      lastUsedAt: now,
+      seededAt: undefined,
+    };
+    await store.set(root, record);
+    log.info(`created sandbox ${sandbox.id} (${provider.name})`, root);
+    if (!previous) this.options.toast.show(`Sandbox ready (${provider.name}).`, "success", `created:${root}`);
+    return sandbox;
+  }
+
+  private async seed(sandbox: Sandbox, root: string, recreated: boolean) {
+    const { store, seed } = this.options;
+    const record = await store.get(root);
+    if (!record) return;
+    const fields = seed ? await seed(sandbox, { sessionID: root, record, recreated }) : undefined;
+    await store.patch(root, { ...fields, seededAt: new Date().toISOString() });
+  }
+
+  private async recordSubagent(sessionID: string, root: string) {
+    const { store } = this.options;
+    if ((await store.get(sessionID))?.parentId) return;
+    const rootRecord = await store.get(root);
+    if (!rootRecord) return;
+    const now = new Date().toISOString();
+    await store.set(sessionID, {
+      provider: rootRecord.provider,
+      sandboxId: rootRecord.sandboxId,
+      parentId: root,
+      createdAt: now,
+      lastUsedAt: now,
+    });
+  }
+
+  /** Rebuild the map from the provider's labels after a corrupt state file. */
+  private async rebuild(provider: SandboxProvider) {
+    const { store, log, projectId, toast } = this.options;
+    const found = await provider.list({ plugin: LABEL_PLUGIN, project: projectId });
+    const now = new Date().toISOString();
+    await store.update((state) => {
+      for (const info of found) {
+        const session = info.labels.session;
+        if (session && !state.sessions[session])
+          state.sessions[session] = { provider: provider.name, sandboxId: info.id, createdAt: now, lastUsedAt: now, seededAt: now };
+      }
+    });
+    log.warn(`rebuilt the session map from ${found.length} sandbox(es) found by label`);
+    toast.show(
+      `The sandbox state file was unreadable and was moved aside; ${found.length} sandbox(es) were found again.`,
+      "warning",
+      "state-corrupt",
+    );
+  }
+
+  private touch(root: string) {
+    const now = Date.now();
+    if (now - (this.touched.get(root) ?? 0) < TOUCH_INTERVAL_MS) return;
+    this.touched.set(root, now);
+    void this.options.store.patch(root, { lastUsedAt: new Date(now).toISOString() }).catch(() => {});
+  }
+
+  /** A stable handle: a call that fails because the sandbox went away refreshes it and retries once. */
+  private wrap(root: string): Sandbox {
+    const call = async <T>(fn: (s: Sandbox) => Promise<T>): Promise<T> => {
+      const first = await this.rawFor(root);
+      try {
+        return await fn(first);
+      } catch (error) {
+        if (!isSandboxGone(error)) throw error;
+        this.options.log.warn(`sandbox went away (${(error as Error).message}); reconnecting`, root);
+        if (this.raw.get(root) === first) this.raw.delete(root);
+        return fn(await this.rawFor(root));
+      }
+    };
+    const current = () => this.raw.get(root)!;
+    return {
+      get id() { return current().id; },
+      get provider() { return current().provider; },
+      get projectDir() { return current().projectDir; },
+      exec: (command, options) => call((s) => s.exec(command, options)),
+      readFile: (path) => call((s) => s.readFile(path)),
+      writeFile: (path, data) => call((s) => s.writeFile(path, data)),
+      stat: (path) => call((s) => s.stat(path)),
+      readDir: (path) => call((s) => s.readDir(path)),
+      previewUrl: (port) => call((s) => s.previewUrl(port)),
+    };
+  }
+
+  /** Deletes the session's sandbox and mapping. A subagent only loses its mapping. */
+  async delete(sessionID: string): Promise<void> {
+    const { store, log } = this.options;
+    const record = await store.get(sessionID);
+    this.parents.delete(sessionID);
+    if (!record) return;
+    if (record.parentId) {
+      await store.remove(sessionID);
+      return;
+    }
+    await this.inflight.get(sessionID)?.catch(() => {});
+    const provider = await this.options.provider();
+    await provider.delete(record.sandboxId);
+    this.raw.delete(sessionID);
+    this.wrapped.delete(sessionID);
+    await store.update((state) => {
+      for (const [id, r] of Object.entries(state.sessions)) if (id === sessionID || r.parentId === sessionID) delete state.sessions[id];
+    });
+    log.info(`deleted sandbox ${record.sandboxId}`, sessionID);
+  }
+
+  /** Root sessions with a live handle in this process. */
+  liveSessions(): string[] {
+    return [...this.raw.keys()];
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.allSettled([...this.inflight.values()]);
+    if (this.raw.size || this.preflighted) await (await this.options.provider()).dispose?.();
+  }
+}
