@@ -69,6 +69,7 @@ export function runShell(command: string, cwd: string, options: ExecOptions = {}
     };
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    child.stdin.on("error", () => {}); // EPIPE when the command does not read stdin
     child.stdin.end(options.stdin ?? "");
     // Resolve on exit, not on stream close: `cmd &` keeps the pipes open.
     child.on("exit", (code) => {

@@ -138,8 +138,12 @@ function problem(issue: z.core.$ZodIssue, input: unknown): string {
   const got = describe(valueAt(input, issue.path));
   let expected = issue.message;
   if (issue.code === "invalid_value") expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
-  else if (issue.code === "invalid_type") expected = `a ${issue.expected}`;
-  else if (issue.code === "too_small") expected = `a number >= ${issue.minimum}${issue.origin === "string" ? " characters" : ""}`;
+  else if (issue.code === "invalid_type") expected = /^[aeiou]/.test(issue.expected) ? `an ${issue.expected}` : `a ${issue.expected}`;
+  else if (issue.code === "too_small")
+    expected =
+      issue.origin === "number"
+        ? `a number ${issue.inclusive ? ">=" : ">"} ${issue.minimum}`
+        : `at least ${issue.minimum} ${issue.origin === "string" ? "character(s)" : "item(s)"}`;
   else if (issue.code === "invalid_format" && issue.format === "url") expected = "an http(s) URL";
   else if (issue.code === "invalid_format" && issue.format === "regex") expected = issue.message;
   return `option "${path}" is ${got}; expected ${expected}`;

@@ -88,9 +88,9 @@ export class SessionManager {
   async sandboxFor(sessionID: string): Promise<Sandbox> {
     const root = await this.rootOf(sessionID);
     if (root !== sessionID) void this.recordSubagent(sessionID, root);
-    await this.rawFor(root);
+    const raw = await this.rawFor(root);
     let handle = this.wrapped.get(root);
-    if (!handle) this.wrapped.set(root, (handle = this.wrap(root)));
+    if (!handle) this.wrapped.set(root, (handle = this.wrap(root, raw)));
     return handle;
   }
 
@@ -232,23 +232,23 @@ export class SessionManager {
   }
 
   /** A stable handle: a call that fails because the sandbox went away refreshes it and retries once. */
-  private wrap(root: string): Sandbox {
+  private wrap(root: string, initial: Sandbox): Sandbox {
+    let last = initial;
     const call = async <T>(fn: (s: Sandbox) => Promise<T>): Promise<T> => {
-      const first = await this.rawFor(root);
+      const first = (last = await this.rawFor(root));
       try {
         return await fn(first);
       } catch (error) {
         if (!isSandboxGone(error)) throw error;
         this.options.log.warn(`sandbox went away (${(error as Error).message}); reconnecting`, root);
         if (this.raw.get(root) === first) this.raw.delete(root);
-        return fn(await this.rawFor(root));
+        return fn((last = await this.rawFor(root)));
       }
     };
-    const current = () => this.raw.get(root)!;
     return {
-      get id() { return current().id; },
-      get provider() { return current().provider; },
-      get projectDir() { return current().projectDir; },
+      get id() { return last.id; },
+      get provider() { return last.provider; },
+      get projectDir() { return last.projectDir; },
       exec: (command, options) => call((s) => s.exec(command, options)),
       readFile: (path) => call((s) => s.readFile(path)),
       writeFile: (path, data) => call((s) => s.writeFile(path, data)),

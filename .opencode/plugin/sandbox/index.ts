@@ -1,0 +1,137 @@
+/**
+ * One plugin instance per project directory (`opencode serve` runs several in one
+ * process): everything here is per instance, nothing is module-level.
+ */
+import type { Hooks, PluginInput } from "@opencode-ai/plugin";
+import { ConfigError, ConfigSchema, loadConfig, resolveProvider, type Config } from "./config.js";
+import { FileLogger } from "./core/logger.js";
+import { logPath } from "./core/paths.js";
+import { SessionManager } from "./core/session-manager.js";
+import { StateStore } from "./core/state-store.js";
+import { createToaster } from "./core/toast.js";
+import { createProvider } from "./providers/factory.js";
+import { isSandboxError, type SandboxProvider } from "./providers/provider.js";
+import type { PluginContext } from "./plugins/context.js";
+import { sessionCleanupPlugin } from "./plugins/session-cleanup.js";
+import { systemPromptPlugin } from "./plugins/system-prompt.js";
+import type { ToolDeps } from "./tools/deps.js";
+import { previewUrlTool } from "./tools/preview-url.js";
+
+export async function createSandboxPlugin(input: PluginInput, options: Record<string, unknown> = {}): Promise<Hooks> {
+  const directory = input.directory;
+  const log = new FileLogger({ path: logPath() });
+  const toast = createToaster(input.client as never, log);
+
+  let config: Config;
+  let configError: ConfigError | undefined;
+  try {
+    config = loadConfig({ options, directory });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    configError = error;
+    config = ConfigSchema.parse({});
+  }
+  log.level = config.logLevel;
+  log.addSecret(config.daytona.apiKey);
+  for (const name of config.secretEnv) log.addSecret(config.sandboxEnv[name]);
+
+  if (configError) {
+    log.error(configError.message);
+    toast.show(configError.message, "error", "config-error");
+  }
+  log.info(
+    `opencode-sandboxed loaded for ${directory} (project ${input.project?.id ?? "?"}, provider ${configError ? "none: invalid configuration" : resolveProvider(config)})`,
+  );
+
+  let provider: Promise<SandboxProvider> | undefined;
+  const store = new StateStore({
+    projectId: input.project?.id ?? "global",
+    worktree: input.worktree,
+    log,
+    onCorrupt: () => manager.markCorrupt(),
+  });
+  const manager: SessionManager = new SessionManager({
+    projectId: input.project?.id ?? "global",
+    store,
+    log,
+    toast,
+    env: config.sandboxEnv,
+    provider: () => {
+      if (configError) return Promise.reject(configError);
+      return (provider ??= createProvider(config, log));
+    },
+    parentOf: async (id) => {
+      const res = (await input.client.session.get({ path: { id } })) as { data?: { parentID?: string } };
+      return res.data?.parentID;
+    },
+  });
+
+  const deps: ToolDeps = {
+    directory,
+    config,
+    log,
+    async sandboxFor(sessionID) {
+      try {
+        return await manager.sandboxFor(sessionID);
+      } catch (error) {
+        if (isSandboxError(error, "unavailable")) {
+          log.error(error.message, sessionID);
+          toast.show(error.message, "error", `unavailable:${error.message}`);
+        } else if (!(error instanceof ConfigError)) {
+          log.error(`no sandbox: ${(error as Error).stack ?? error}`, sessionID);
+        }
+        throw error;
+      }
+    },
+  };
+  const ctx: PluginContext = { input, directory, config, manager, log, toast, deps };
+
+  const hooks = mergeHooks([
+    { tool: { preview_url: previewUrlTool(deps) } },
+    sessionCleanupPlugin(ctx),
+    systemPromptPlugin(ctx),
+    {
+      async event({ event }) {
+        const e = event as { type: string; properties?: { info?: { id?: string; parentID?: string } } };
+        const info = e.properties?.info;
+        if ((e.type === "session.created" || e.type === "session.updated") && info?.id) manager.noteParent(info.id, info.parentID);
+      },
+    },
+  ]);
+
+  return {
+    ...hooks,
+    async dispose() {
+      await hooks.dispose?.();
+      await manager.dispose().catch((error) => log.error(`dispose: ${(error as Error).message}`));
+      await toast.flush();
+      await log.flush();
+    },
+  };
+}
+
+type HookFn = (...args: any[]) => Promise<void>;
+
+/** Sub-plugins' hooks → one Hooks object: tools merge; the same hook of several parts runs each in turn. */
+export function mergeHooks(parts: Hooks[]): Hooks {
+  const merged: Record<string, unknown> = {};
+  const chains: Record<string, HookFn[]> = {};
+  for (const part of parts) {
+    for (const [key, value] of Object.entries(part)) {
+      if (key === "tool") merged.tool = { ...(merged.tool as object), ...(value as object) };
+      else if (typeof value === "function") (chains[key] ??= []).push(value as HookFn);
+    }
+  }
+  for (const [key, fns] of Object.entries(chains)) {
+    merged[key] =
+      key === "event" || key === "dispose"
+        ? // One part failing must not starve the others.
+          async (...args: unknown[]) => {
+            await Promise.allSettled(fns.map((fn) => fn(...args)));
+          }
+        : async (...args: unknown[]) => {
+            for (const fn of fns) await fn(...args);
+          };
+  }
+  return merged as Hooks;
+}

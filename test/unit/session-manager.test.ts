@@ -1,0 +1,181 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
+import { SessionManager, type SeedContext } from "../../.opencode/plugin/sandbox/core/session-manager.js";
+import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
+import type { Toaster } from "../../.opencode/plugin/sandbox/core/toast.js";
+import { SandboxError } from "../../.opencode/plugin/sandbox/providers/provider.js";
+import { DirProvider } from "../support/dir-provider.js";
+
+interface Setup {
+  dir?: string;
+  provider?: DirProvider;
+  parents?: Record<string, string>;
+}
+
+async function setup({ dir, provider, parents = {} }: Setup = {}) {
+  dir ??= await mkdtemp(join(tmpdir(), "sm-"));
+  provider ??= new DirProvider(dir);
+  const toasts: { message: string; variant: string }[] = [];
+  const toast: Toaster = { show: (message, variant) => void toasts.push({ message, variant }), flush: async () => {} };
+  const seeds: SeedContext[] = [];
+  let manager: SessionManager;
+  const store = new StateStore({ projectId: "proj", worktree: "/w", log: silentLogger, dir: join(dir, "state"), onCorrupt: () => manager.markCorrupt() });
+  const parentLookups: string[] = [];
+  manager = new SessionManager({
+    projectId: "proj",
+    store,
+    log: silentLogger,
+    toast,
+    provider: async () => provider!,
+    parentOf: async (id) => {
+      parentLookups.push(id);
+      return parents[id];
+    },
+    seed: async (_sandbox, ctx) => {
+      seeds.push(ctx);
+      return { baseCommit: "abc" };
+    },
+  });
+  return { dir, provider, manager, store, toasts, seeds, parentLookups };
+}
+
+describe("SessionManager", () => {
+  it("20 concurrent first calls create exactly one sandbox", async () => {
+    const { manager, provider, seeds } = await setup();
+    const handles = await Promise.all(Array.from({ length: 20 }, () => manager.sandboxFor("ses_a")));
+    expect(provider.calls.filter((c) => c === "create")).toHaveLength(1);
+    expect(new Set(handles.map((h) => h.id)).size).toBe(1);
+    expect(seeds).toHaveLength(1);
+  });
+
+  it("persists the mapping with a seeded record and toasts once", async () => {
+    const { manager, store, toasts } = await setup();
+    const sb = await manager.sandboxFor("ses_a");
+    await manager.sandboxFor("ses_a");
+    expect(await store.get("ses_a")).toMatchObject({ provider: "dir", sandboxId: sb.id, baseCommit: "abc", seededAt: expect.any(String) });
+    expect(toasts.filter((t) => t.variant === "success")).toHaveLength(1);
+  });
+
+  it("a cached, running handle costs no provider call per tool call", async () => {
+    const { manager, provider } = await setup();
+    const sb = await manager.sandboxFor("ses_a");
+    const before = provider.calls.length;
+    for (let i = 0; i < 10; i++) await (await manager.sandboxFor("ses_a")).stat(sb.projectDir);
+    expect(provider.calls.length).toBe(before);
+  });
+
+  it("a subagent session works in its root session's sandbox", async () => {
+    const { manager, provider, store } = await setup({ parents: { ses_child: "ses_root", ses_grandchild: "ses_child" } });
+    const root = await manager.sandboxFor("ses_root");
+    const child = await manager.sandboxFor("ses_child");
+    const grandchild = await manager.sandboxFor("ses_grandchild");
+    expect(child.id).toBe(root.id);
+    expect(grandchild.id).toBe(root.id);
+    expect(provider.calls.filter((c) => c === "create")).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await store.get("ses_child")).toMatchObject({ parentId: "ses_root", sandboxId: root.id });
+  });
+
+  it("sessions are independent", async () => {
+    const { manager } = await setup();
+    const [a, b] = await Promise.all([manager.sandboxFor("ses_a"), manager.sandboxFor("ses_b")]);
+    expect(a.id).not.toBe(b.id);
+    await a.writeFile(join(a.projectDir, "f"), "A");
+    expect(await b.stat(join(b.projectDir, "f"))).toBeNull();
+  });
+
+  it("after a restart the mapping on disk reconnects to the same sandbox", async () => {
+    const first = await setup();
+    const sb = await first.manager.sandboxFor("ses_a");
+    const second = await setup({ dir: first.dir, provider: first.provider });
+    const again = await second.manager.sandboxFor("ses_a");
+    expect(again.id).toBe(sb.id);
+    expect(first.provider.calls.filter((c) => c === "create")).toHaveLength(1);
+    expect(second.seeds).toHaveLength(0);
+  });
+
+  it("after a restart a stopped sandbox is started", async () => {
+    const first = await setup();
+    const sb = await first.manager.sandboxFor("ses_a");
+    await first.provider.stop(sb.id);
+    const second = await setup({ dir: first.dir, provider: first.provider });
+    expect((await second.manager.sandboxFor("ses_a")).id).toBe(sb.id);
+    expect(first.provider.calls).toContain("start");
+  });
+
+  it("a vanished sandbox is re-created from the session's record, with a warning", async () => {
+    const first = await setup();
+    const sb = await first.manager.sandboxFor("ses_a");
+    await first.store.patch("ses_a", { branchNumber: 3, branch: "opencode/3", lastSyncedCommit: "def" });
+    first.provider.vanish(sb.id);
+    const second = await setup({ dir: first.dir, provider: first.provider });
+    const fresh = await second.manager.sandboxFor("ses_a");
+    expect(fresh.id).not.toBe(sb.id);
+    expect(second.seeds).toEqual([expect.objectContaining({ recreated: true, record: expect.objectContaining({ branch: "opencode/3", lastSyncedCommit: "def" }) })]);
+    expect(await second.store.get("ses_a")).toMatchObject({ sandboxId: fresh.id, branchNumber: 3 });
+    expect(second.toasts).toEqual([expect.objectContaining({ variant: "warning" })]);
+  });
+
+  it("a call that fails because the sandbox went away refreshes the handle and retries once", async () => {
+    const { manager, provider } = await setup();
+    const sb = await manager.sandboxFor("ses_a");
+    const oldId = sb.id;
+    // The handle still points at the old sandbox; make its calls fail as a gone sandbox would.
+    provider.vanish(oldId);
+    let failed = false;
+    const raw = (manager as unknown as { raw: Map<string, { exec: Function }> }).raw.get("ses_a")!;
+    raw.exec = async () => {
+      failed = true;
+      throw new SandboxError("sandbox_not_found", "gone");
+    };
+    const result = await sb.exec("echo hi");
+    expect(failed).toBe(true);
+    expect(result.output.trim()).toBe("hi");
+    expect(sb.id).not.toBe(oldId);
+  });
+
+  it("an error that is not about the sandbox is not retried", async () => {
+    const { manager } = await setup();
+    const sb = await manager.sandboxFor("ses_a");
+    await expect(sb.readFile(join(sb.projectDir, "missing"))).rejects.toMatchObject({ kind: "file_not_found" });
+  });
+
+  it("a session that never used a tool has no sandbox", async () => {
+    const { manager, provider } = await setup();
+    expect(await manager.existing("ses_quiet")).toBeUndefined();
+    expect(provider.calls).not.toContain("create");
+  });
+
+  it("delete removes the sandbox and the mapping of the session and its subagents", async () => {
+    const { manager, provider, store } = await setup({ parents: { ses_child: "ses_a" } });
+    const { id } = await manager.sandboxFor("ses_a");
+    await manager.sandboxFor("ses_child");
+    await new Promise((r) => setTimeout(r, 50));
+    await manager.delete("ses_a");
+    expect(await provider.list({})).toEqual([]);
+    expect((await store.read()).sessions).toEqual({});
+    await expect(provider.get(id)).rejects.toMatchObject({ kind: "sandbox_not_found" });
+  });
+
+  it("a failing preflight reaches the caller as a typed error and creates nothing", async () => {
+    const { manager, provider } = await setup();
+    provider.preflight = async () => {
+      throw new SandboxError("unavailable", "bubblewrap is not installed: apt-get install bubblewrap");
+    };
+    await expect(manager.sandboxFor("ses_a")).rejects.toMatchObject({ kind: "unavailable", message: expect.stringContaining("apt-get install bubblewrap") });
+    expect(provider.calls).not.toContain("create");
+  });
+
+  it("a corrupt state file is rebuilt from the provider's labels", async () => {
+    const first = await setup();
+    const sb = await first.manager.sandboxFor("ses_a");
+    await writeFile(first.store.path, "garbage");
+    const second = await setup({ dir: first.dir, provider: first.provider });
+    expect((await second.manager.sandboxFor("ses_a")).id).toBe(sb.id);
+    expect(first.provider.calls.filter((c) => c === "create")).toHaveLength(1);
+    expect(second.toasts).toEqual([expect.objectContaining({ variant: "warning" })]);
+  });
+});
