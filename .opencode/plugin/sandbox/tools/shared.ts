@@ -1,0 +1,66 @@
+/**
+ * Small helpers shared by bash/glob/grep/webfetch: shell quoting, host↔sandbox path
+ * mapping, the built-in's "contains" and external-directory permission check.
+ */
+import * as path from "node:path";
+import type { ToolContext } from "@opencode-ai/plugin";
+
+/** Single-quote for sh: the only safe way to put untrusted text into a command line. */
+export function shq(value: string): string {
+  if (value.includes("\0")) throw new Error("Argument contains a NUL byte");
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function inside(parent: string, child: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+/**
+ * A host path inside the project is the same file under the sandbox's project
+ * directory; any other absolute path is the sandbox's own (e.g. /tmp/x).
+ */
+export function toSandboxPath(hostPath: string, hostDir: string, sandboxDir: string): string {
+  const abs = path.resolve(hostDir, hostPath);
+  if (!inside(hostDir, abs)) return abs;
+  const rel = path.relative(hostDir, abs);
+  return rel ? path.posix.join(sandboxDir, rel.split(path.sep).join("/")) : sandboxDir;
+}
+
+/** Inverse of toSandboxPath for paths the sandbox reports back. */
+export function toHostPath(sandboxPath: string, hostDir: string, sandboxDir: string): string {
+  if (!inside(sandboxDir, sandboxPath)) return sandboxPath;
+  const rel = path.posix.relative(sandboxDir, sandboxPath);
+  return rel ? path.join(hostDir, rel) : hostDir;
+}
+
+/** The built-in's Instance "contains": inside the directory, or inside the worktree unless it is "/". */
+export function containsPath(ctx: Pick<ToolContext, "directory" | "worktree">, filepath: string): boolean {
+  if (inside(ctx.directory, filepath)) return true;
+  if (!ctx.worktree || ctx.worktree === "/") return false;
+  return inside(ctx.worktree, filepath);
+}
+
+/** Same as the built-in Tool.assertExternalDirectory: ask before touching paths outside the project. */
+export async function assertExternalDirectory(
+  ctx: ToolContext,
+  target: string | undefined,
+  kind: "file" | "directory" = "file",
+): Promise<boolean> {
+  if (!target) return false;
+  if (containsPath(ctx, target)) return false;
+  const parentDir = kind === "directory" ? target : path.dirname(target);
+  const glob = path.join(parentDir, "*").replaceAll("\\", "/");
+  await ctx.ask({
+    permission: "external_directory",
+    patterns: [glob],
+    always: [glob],
+    metadata: { filepath: target, parentDir },
+  });
+  return true;
+}
+
+/** A random marker that file names or command output cannot predict. */
+export function nonce(): string {
+  return `__ocsbx_${Math.random().toString(36).slice(2)}${Date.now().toString(36)}__`;
+}
