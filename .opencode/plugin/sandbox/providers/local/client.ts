@@ -1,0 +1,292 @@
+/**
+ * Talks to the agent inside a sandbox over its unix socket: one connection per
+ * request (a unix connect costs ~0.1 ms and keeps concurrent calls independent).
+ * The host sends nothing until the agent has said hello with the right magic: the
+ * socket lives in a directory the sandbox can write, so it could be swapped for a
+ * symlink to some other host socket — which then never hears a byte from us.
+ */
+import { connect, type Socket } from "node:net";
+import { SandboxError, type DirEntry, type ExecResult, type FileStat } from "../provider.js";
+import { AGENT_MAGIC } from "./agent-source.js";
+import { CHUNK_BYTES, encodeFrame, FrameReader, type FrameType } from "./protocol.js";
+
+const HELLO_TIMEOUT_MS = 5_000;
+
+interface Hello {
+  magic: string;
+  version: number;
+  pid: number;
+  uid: number;
+}
+
+/** Maps an errno-style code from the agent to the seam's typed error. */
+export function agentError(code: string, message: string, path?: string): SandboxError {
+  const where = path ? `: ${path}` : "";
+  switch (code) {
+    case "ENOENT":
+      return new SandboxError("file_not_found", `File not found${where}`);
+    case "EISDIR":
+      return new SandboxError("is_directory", `Is a directory${where}`);
+    case "ENOTDIR":
+      return new SandboxError("not_directory", `Not a directory${where}`);
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      return new SandboxError("permission_denied", `Permission denied${where}`);
+    case "ELOOP":
+      return new SandboxError("bad_input", `Too many levels of symbolic links${where}`);
+    default:
+      return new SandboxError("transient", `Sandbox agent error ${code}${where}: ${message}`);
+  }
+}
+
+/** One request/response exchange on a fresh connection. */
+export class AgentConnection {
+  private readonly reader: FrameReader;
+  private handler: (type: string, body: Buffer) => void = () => {};
+  private closeHandler: (error?: Error) => void = () => {};
+  hello?: Hello;
+
+  private constructor(readonly socket: Socket) {
+    this.reader = new FrameReader((type, body) => this.handler(type, body));
+    socket.on("data", (chunk: Buffer) => this.reader.push(chunk));
+    socket.on("error", (error) => this.closeHandler(error));
+    socket.on("close", () => this.closeHandler());
+  }
+
+  static open(socketPath: string, sandboxId: string): Promise<AgentConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(socketPath);
+      const conn = new AgentConnection(socket);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new SandboxError("not_running", `Sandbox ${sandboxId}: its agent did not answer`));
+      }, HELLO_TIMEOUT_MS);
+      conn.closeHandler = (error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new SandboxError("not_running", `Sandbox ${sandboxId} is not running${error ? ` (${error.message})` : ""}`, { cause: error }));
+      };
+      conn.handler = (type, body) => {
+        clearTimeout(timer);
+        let hello: Hello | undefined;
+        try {
+          hello = type === "H" ? (JSON.parse(body.toString("utf8")) as Hello) : undefined;
+        } catch {}
+        if (!hello || hello.magic !== AGENT_MAGIC) {
+          socket.destroy();
+          reject(new SandboxError("not_running", `Sandbox ${sandboxId}: something other than its agent answers on its socket`));
+          return;
+        }
+        conn.hello = hello;
+        conn.handler = () => {};
+        conn.closeHandler = () => {};
+        resolve(conn);
+      };
+    });
+  }
+
+  send(type: FrameType, payload?: Uint8Array | string): boolean {
+    let ok = true;
+    for (const part of encodeFrame(type, payload)) ok = this.socket.write(part);
+    return ok;
+  }
+
+  /** Resolves when a write can continue (backpressure for big uploads). */
+  drained(): Promise<void> {
+    return this.socket.writableNeedDrain ? new Promise((r) => this.socket.once("drain", () => r())) : Promise.resolve();
+  }
+
+  /** Routes frames until the returned promise settles; a dropped connection rejects. */
+  exchange<T>(sandboxId: string, onFrame: (type: string, body: Buffer, done: (value: T) => void, fail: (e: Error) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const done = (value: T) => {
+        if (settled) return;
+        settled = true;
+        resolve(value);
+      };
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        reject(error);
+      };
+      this.handler = (type, body) => {
+        if (type === "R") {
+          const { code, message } = JSON.parse(body.toString("utf8")) as { code: string; message: string };
+          fail(Object.assign(new Error(message), { code }));
+        } else onFrame(type, body, done, fail);
+      };
+      this.closeHandler = (error) =>
+        fail(new SandboxError("not_running", `Sandbox ${sandboxId}: connection to its agent was lost${error ? ` (${error.message})` : ""}`, { cause: error }));
+    });
+  }
+
+  /** Switch to raw bytes (port forwarding): returns bytes already buffered. */
+  detach(): Buffer {
+    this.reader.raw = true;
+    this.handler = () => {};
+    this.closeHandler = () => {};
+    this.socket.removeAllListeners("data");
+    return this.reader.rest();
+  }
+
+  close() {
+    this.socket.destroy();
+  }
+}
+
+function typed(error: unknown, path?: string): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (error instanceof SandboxError) return error;
+  if (typeof code === "string") return agentError(code, (error as Error).message, path);
+  return error;
+}
+
+export interface ExecRequest {
+  cmd: string;
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  stdin?: string | Uint8Array;
+  onOutput?: (chunk: string) => void;
+}
+
+/** The agent's operations, typed. */
+export class AgentClient {
+  constructor(
+    readonly socketPath: string,
+    private readonly sandboxId: string,
+  ) {}
+
+  open() {
+    return AgentConnection.open(this.socketPath, this.sandboxId);
+  }
+
+  private async simple<T>(request: object, path?: string): Promise<T> {
+    const conn = await this.open();
+    try {
+      const result = conn.exchange<T>(this.sandboxId, (type, body, done) => {
+        if (type === "X") done(JSON.parse(body.toString("utf8")) as T);
+      });
+      conn.send("Q", JSON.stringify(request));
+      return await result;
+    } catch (error) {
+      throw typed(error, path);
+    } finally {
+      conn.close();
+    }
+  }
+
+  ping() {
+    return this.simple<{ pid: number; uid: number }>({ op: "ping" });
+  }
+
+  shutdown() {
+    return this.simple<object>({ op: "shutdown" });
+  }
+
+  async stat(path: string): Promise<FileStat | null> {
+    return (await this.simple<{ stat: FileStat | null }>({ op: "stat", path }, path)).stat;
+  }
+
+  async readDir(path: string): Promise<DirEntry[]> {
+    return (await this.simple<{ entries: DirEntry[] }>({ op: "readdir", path }, path)).entries;
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    const conn = await this.open();
+    try {
+      const parts: Buffer[] = [];
+      const result = conn.exchange<Uint8Array>(this.sandboxId, (type, body, done) => {
+        if (type === "D") parts.push(body);
+        else if (type === "X") done(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+      });
+      conn.send("Q", JSON.stringify({ op: "read", path }));
+      const data = await result;
+      return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    } catch (error) {
+      throw typed(error, path);
+    } finally {
+      conn.close();
+    }
+  }
+
+  async writeFile(path: string, data: Uint8Array | string): Promise<void> {
+    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    const conn = await this.open();
+    try {
+      const result = conn.exchange<void>(this.sandboxId, (type, _body, done) => {
+        if (type === "X") done();
+      });
+      result.catch(() => {}); // observed below; keeps an early rejection from being "unhandled"
+      conn.send("Q", JSON.stringify({ op: "write", path }));
+      for (let offset = 0; offset < bytes.byteLength; offset += CHUNK_BYTES) {
+        if (!conn.send("D", bytes.subarray(offset, Math.min(offset + CHUNK_BYTES, bytes.byteLength)))) await Promise.race([conn.drained(), result]);
+      }
+      conn.send("E");
+      await result;
+    } catch (error) {
+      throw typed(error, path);
+    } finally {
+      conn.close();
+    }
+  }
+
+  async exec(request: ExecRequest): Promise<ExecResult> {
+    const { signal, onOutput, stdin, ...rest } = request;
+    const conn = await this.open();
+    let output = "";
+    const decoder = new TextDecoder("utf-8");
+    const onAbort = () => conn.send("K");
+    try {
+      const result = conn.exchange<ExecResult>(this.sandboxId, (type, body, done) => {
+        if (type === "O") {
+          const text = decoder.decode(body, { stream: true });
+          if (text) {
+            output += text;
+            onOutput?.(text);
+          }
+        } else if (type === "X") {
+          const tail = decoder.decode();
+          if (tail) {
+            output += tail;
+            onOutput?.(tail);
+          }
+          const x = JSON.parse(body.toString("utf8")) as { exitCode: number | null; timedOut: boolean; aborted: boolean };
+          done({ exitCode: x.exitCode, output, timedOut: x.timedOut, aborted: x.aborted });
+        }
+      });
+      conn.send("Q", JSON.stringify({ op: "exec", ...rest }));
+      if (stdin !== undefined && (typeof stdin === "string" ? stdin.length : stdin.byteLength)) conn.send("D", stdin);
+      conn.send("E");
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+      return await result;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === "ENOENT") throw new SandboxError("file_not_found", `Working directory not found in the sandbox: ${rest.cwd}`);
+      throw typed(error, rest.cwd);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      conn.close();
+    }
+  }
+
+  /** A raw byte stream to `port` on the sandbox's loopback. */
+  async forward(port: number): Promise<{ socket: Socket; head: Buffer }> {
+    const conn = await this.open();
+    try {
+      const result = conn.exchange<void>(this.sandboxId, (type, _body, done) => {
+        if (type === "X") done();
+      });
+      conn.send("Q", JSON.stringify({ op: "forward", port }));
+      await result;
+      return { socket: conn.socket, head: conn.detach() };
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+  }
+}

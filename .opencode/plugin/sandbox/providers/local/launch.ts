@@ -1,0 +1,241 @@
+/**
+ * Starts one sandbox: bubblewrap around the resident agent.
+ *
+ * As a normal user: launcher sh (cgroups, ulimit) → exec bwrap → agent, all the
+ * caller's uid; bwrap keeps that uid inside its user namespace.
+ *
+ * As root (the uid trap: bwrap's `--uid` only relabels host root inside): the
+ * launcher drops to the sandbox's own unprivileged host uid with setpriv BEFORE
+ * bwrap, so every sandbox process is that uid on the host. That uid cannot traverse
+ * a 0700 parent such as /root, so the launcher first enters a private mount
+ * namespace and bind-mounts the sandbox's directory, the agent and the runtime onto
+ * a tmpfs at /run there. The mounts live only in that namespace: nothing to clean.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import type { Readable } from "node:stream";
+import { SandboxError } from "../provider.js";
+import {
+  AGENT_INSIDE,
+  PROJECT_DIR,
+  RUN_DIR_INSIDE,
+  RUNTIME_INSIDE,
+  SANDBOX_HOME,
+  SANDBOX_PATH,
+  SANDBOX_USER,
+} from "./constants.js";
+import type { Runtime } from "./runtime.js";
+
+export const HOSTNAME = "sandbox";
+const READY_TIMEOUT_MS = 15_000;
+
+/** Read-only host /etc entries a toolchain needs; nothing that may hold credentials (npmrc, pip.conf, gitconfig). */
+const ETC_ENTRIES = [
+  "alternatives", "ssl", "ca-certificates", "ca-certificates.conf", "pki", "crypto-policies", "localtime", "timezone",
+  "nsswitch.conf", "host.conf", "gai.conf", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "os-release", "debian_version",
+  "lsb-release", "mime.types", "protocols", "services", "networks", "inputrc", "bash.bashrc", "profile", "perl",
+  "python3", "python3.11", "python3.12", "python3.13", "java-17-openjdk", "magic", "magic.mime",
+];
+
+export interface LaunchSpec {
+  id: string;
+  /** Host directory of the sandbox (see store.ts). */
+  dir: string;
+  agentFile: string;
+  runtime: Runtime;
+  bwrap: string;
+  uid: number;
+  gid: number;
+  /** Drop to `uid` on the host first (we are root). */
+  dropPrivileges: boolean;
+  network: "isolated" | "none";
+  cgroupProcs: string[];
+  maxOpenFiles: number;
+}
+
+export interface Launched {
+  child: ChildProcess;
+  /** Host pid of the sandbox's init (its namespaces). */
+  initPid: number;
+  /** Resolves with a description of how it ended. */
+  exited: Promise<string>;
+}
+
+async function writeEtc(spec: LaunchSpec) {
+  const etc = join(spec.dir, "etc");
+  await mkdir(etc, { recursive: true, mode: 0o755 });
+  const shell = existsSync("/usr/bin/bash") || existsSync("/bin/bash") ? "/bin/bash" : "/bin/sh";
+  const files: Record<string, string> = {
+    passwd: `root:x:0:0:root:/root:/usr/sbin/nologin\n${SANDBOX_USER}:x:${spec.uid}:${spec.gid}:${SANDBOX_USER}:${SANDBOX_HOME}:${shell}\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+    group: `root:x:0:\n${SANDBOX_USER}:x:${spec.gid}:\nnogroup:x:65534:\n`,
+    hosts: `127.0.0.1 localhost ${HOSTNAME}\n::1 localhost ip6-localhost ip6-loopback\n`,
+    hostname: `${HOSTNAME}\n`,
+    // slirp4netns's built-in DNS forwarder; with no network there is nothing to ask.
+    "resolv.conf": spec.network === "isolated" ? "nameserver 10.0.2.3\n" : "",
+  };
+  for (const [name, text] of Object.entries(files)) await writeFile(join(etc, name), text, { mode: 0o644 });
+}
+
+function topLevelArgs(): string[] {
+  const args: string[] = [];
+  for (const name of ["bin", "sbin", "lib", "lib32", "lib64", "libx32"]) {
+    const host = `/${name}`;
+    try {
+      const st = lstatSync(host);
+      if (st.isSymbolicLink()) args.push("--symlink", readlinkSync(host), host);
+      else if (st.isDirectory()) args.push("--ro-bind", host, host);
+    } catch {}
+  }
+  return args;
+}
+
+export function bwrapArgs(spec: LaunchSpec): string[] {
+  // Where the launcher can reach things: direct paths, or the private /run binds as root.
+  const box = spec.dropPrivileges ? "/run/sb/box" : spec.dir;
+  const agent = spec.dropPrivileges ? join("/run/sb/agent", basename(spec.agentFile)) : spec.agentFile;
+  const runtimeVisible = spec.runtime.path.startsWith("/usr/");
+  const runtimeSource = spec.dropPrivileges ? "/run/sb/runtime" : spec.runtime.path;
+  const runtimeInside = runtimeVisible ? spec.runtime.path : RUNTIME_INSIDE;
+
+  const args = [
+    "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--unshare-net",
+    "--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL",
+    "--hostname", HOSTNAME,
+    "--ro-bind", "/usr", "/usr",
+    ...topLevelArgs(),
+    "--proc", "/proc",
+    // Kernel settings stay read-only even for a process that gains privileges inside.
+    "--ro-bind", "/proc/sys", "/proc/sys",
+    "--dev", "/dev",
+    "--tmpfs", "/dev/shm",
+    "--tmpfs", "/tmp",
+    "--dir", "/var", "--symlink", "../tmp", "/var/tmp",
+    "--tmpfs", "/run",
+    "--dir", "/etc",
+  ];
+  for (const name of ETC_ENTRIES) if (existsSync(`/etc/${name}`)) args.push("--ro-bind", `/etc/${name}`, `/etc/${name}`);
+  for (const name of ["passwd", "group", "hosts", "hostname", "resolv.conf"]) args.push("--ro-bind", `${box}/etc/${name}`, `/etc/${name}`);
+  args.push(
+    "--bind", `${box}/project`, PROJECT_DIR,
+    "--bind", `${box}/home`, SANDBOX_HOME,
+    "--bind", `${box}/run`, RUN_DIR_INSIDE,
+    "--ro-bind", agent, AGENT_INSIDE,
+  );
+  if (!runtimeVisible) args.push("--ro-bind", runtimeSource, RUNTIME_INSIDE);
+  args.push(
+    "--remount-ro", "/",
+    "--chdir", PROJECT_DIR,
+    "--setenv", "PATH", SANDBOX_PATH,
+    "--setenv", "HOME", SANDBOX_HOME,
+    "--setenv", "USER", SANDBOX_USER,
+    "--setenv", "LANG", "C.UTF-8",
+    "--setenv", "TMPDIR", "/tmp",
+  );
+  if (spec.runtime.bun) args.push("--setenv", "BUN_BE_BUN", "1");
+  args.push("--info-fd", "3", runtimeInside, AGENT_INSIDE, `${RUN_DIR_INSIDE}/agent.sock`);
+  return args;
+}
+
+const USER_LAUNCHER = `set -e
+IFS='
+'
+for f in $OCSB_CGROUPS; do echo $$ > "$f"; done
+ulimit -n "$OCSB_NOFILE"
+exec "$OCSB_BWRAP" "$@"`;
+
+const ROOT_LAUNCHER = `set -e
+IFS='
+'
+for f in $OCSB_CGROUPS; do echo $$ > "$f"; done
+ulimit -n "$OCSB_NOFILE"
+exec unshare --mount --propagation private -- /bin/sh -c '
+set -e
+mount -t tmpfs -o mode=0755,size=64k,nosuid,nodev opencode-sandbox /run
+mkdir /run/sb /run/sb/box /run/sb/agent
+mount --bind "$OCSB_DIR" /run/sb/box
+mount --bind "$OCSB_AGENT_DIR" /run/sb/agent
+if [ -n "$OCSB_RUNTIME" ]; then : > /run/sb/runtime; mount --bind "$OCSB_RUNTIME" /run/sb/runtime; fi
+exec setpriv --reuid="$OCSB_UID" --regid="$OCSB_GID" --clear-groups -- "$OCSB_BWRAP" "$@"' launcher "$@"`;
+
+function collect(stream: Readable | null, limit = 4096): () => string {
+  let text = "";
+  stream?.on("data", (chunk: Buffer) => {
+    if (text.length < limit) text += chunk.toString("utf8");
+  });
+  return () => text.trim();
+}
+
+export async function launch(spec: LaunchSpec): Promise<Launched> {
+  await writeEtc(spec);
+  const env: Record<string, string> = {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    OCSB_CGROUPS: spec.cgroupProcs.join("\n"),
+    OCSB_NOFILE: String(spec.maxOpenFiles),
+    OCSB_BWRAP: spec.bwrap,
+    OCSB_DIR: spec.dir,
+    OCSB_AGENT_DIR: dirname(spec.agentFile),
+    OCSB_RUNTIME: spec.runtime.path.startsWith("/usr/") ? "" : spec.runtime.path,
+    OCSB_UID: String(spec.uid),
+    OCSB_GID: String(spec.gid),
+  };
+  // The host environment (API keys…) never reaches the launcher, let alone the sandbox.
+  const child = spawn("/bin/sh", ["-c", spec.dropPrivileges ? ROOT_LAUNCHER : USER_LAUNCHER, "launcher", ...bwrapArgs(spec)], {
+    env,
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+  });
+  const stderr = collect(child.stderr);
+  const exited = new Promise<string>((resolve) => {
+    child.once("exit", (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`));
+    child.once("error", (e) => resolve(e.message));
+  });
+
+  const info = child.stdio[3] as Readable;
+  let infoText = "";
+  let stdoutText = "";
+  try {
+    return await new Promise<Launched>((resolve, reject) => {
+      let initPid = 0;
+      let ready = false;
+      const timer = setTimeout(() => fail("the sandbox did not become ready in time"), READY_TIMEOUT_MS);
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        try {
+          child.kill("SIGKILL");
+        } catch {}
+        reject(new SandboxError("unavailable", `Could not start local sandbox ${spec.id}: ${why}${stderr() ? ` — ${stderr()}` : ""}`));
+      };
+      const check = () => {
+        if (initPid && ready) {
+          clearTimeout(timer);
+          resolve({ child, initPid, exited });
+        }
+      };
+      info.on("data", (chunk: Buffer) => {
+        infoText += chunk.toString("utf8");
+        const m = /"child-pid"\s*:\s*(\d+)/.exec(infoText);
+        if (m && !initPid) {
+          initPid = Number(m[1]);
+          check();
+        }
+      });
+      info.on("error", () => {});
+      child.stdout!.on("data", (chunk: Buffer) => {
+        stdoutText += chunk.toString("utf8");
+        if (!ready && /^ready \d+$/m.test(stdoutText)) {
+          ready = true;
+          check();
+        }
+      });
+      exited.then((how) => fail(`it exited (${how})`));
+    });
+  } finally {
+    // The sandbox must never keep OpenCode alive, nor its output pile up.
+    child.unref();
+    for (const s of [child.stdout, child.stderr, info] as Array<Readable & { unref?: () => void }>) {
+      s?.resume();
+      s?.unref?.();
+    }
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * On-disk layout of local sandboxes under the root (default `sandboxesDir()`):
+ *
+ *   <root>/.agent/agent-<hash>.mjs   the agent script (read-only into every sandbox)
+ *   <root>/.uids/<uid>               host uid → sandbox id (root only; O_EXCL allocation)
+ *   <root>/<id>/meta.json            id, labels, env, host uid (0600, never inside)
+ *   <root>/<id>/owner.json           which process runs it now (pid+start time, bwrap, slirp, cgroups)
+ *   <root>/<id>/start.lock           held while one process starts it
+ *   <root>/<id>/etc/                 generated passwd, group, hosts, resolv.conf
+ *   <root>/<id>/project/             → PROJECT_DIR   (sandbox uid)
+ *   <root>/<id>/home/                → SANDBOX_HOME  (sandbox uid)
+ *   <root>/<id>/run/                 → RUN_DIR_INSIDE: the agent's socket (sandbox uid)
+ *
+ * Only project/, home/ and run/ are bound writable; the host-side files the
+ * provider trusts (meta, owner, etc) are out of the sandbox's reach.
+ */
+import { createHash, randomBytes, randomInt } from "node:crypto";
+import { chmod, lchown, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { SandboxError } from "../provider.js";
+import { AGENT_SOURCE } from "./agent-source.js";
+import { ID_PATTERN, UID_BASE, UID_RANGE } from "./constants.js";
+import { alive, ref, sleep, type ProcessRef } from "./proc.js";
+
+export interface Meta {
+  version: 1;
+  id: string;
+  labels: Record<string, string>;
+  env: Record<string, string>;
+  uid: number;
+  gid: number;
+  createdAt: string;
+}
+
+export interface Owner {
+  owner: ProcessRef;
+  bwrap: ProcessRef;
+  /** Host pid of the sandbox's init (namespaces live there). */
+  init?: ProcessRef;
+  slirp?: ProcessRef;
+  cgroups: string[];
+}
+
+export class Store {
+  constructor(readonly root: string) {}
+
+  dir = (id: string) => join(this.root, id);
+  metaPath = (id: string) => join(this.root, id, "meta.json");
+  ownerPath = (id: string) => join(this.root, id, "owner.json");
+  lockPath = (id: string) => join(this.root, id, "start.lock");
+  socketPath = (id: string) => join(this.root, id, "run", "agent.sock");
+  agentDir = () => join(this.root, ".agent");
+
+  static checkId(id: string) {
+    if (!ID_PATTERN.test(id)) throw new SandboxError("bad_input", `Invalid sandbox id "${id}": letters, digits, '.', '_' and '-' only, at most 64`);
+  }
+
+  static newId() {
+    return `sb-${randomBytes(6).toString("hex")}`;
+  }
+
+  async ensureRoot() {
+    await mkdir(this.root, { recursive: true, mode: 0o755 });
+  }
+
+  /** Writes the agent once per content hash; returns its host path. */
+  async agentFile(): Promise<string> {
+    const hash = createHash("sha256").update(AGENT_SOURCE).digest("hex").slice(0, 12);
+    const dir = this.agentDir();
+    const file = join(dir, `agent-${hash}.mjs`);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    await chmod(dir, 0o755);
+    const existing = await readFile(file, "utf8").catch(() => null);
+    if (existing !== AGENT_SOURCE) await atomicWrite(file, AGENT_SOURCE, 0o644);
+    return file;
+  }
+
+  async readMeta(id: string): Promise<Meta | null> {
+    try {
+      const meta = JSON.parse(await readFile(this.metaPath(id), "utf8")) as Meta;
+      return meta && meta.id === id ? meta : null;
+    } catch {
+      return null;
+    }
+  }
+
+  writeMeta(meta: Meta) {
+    return atomicWrite(this.metaPath(meta.id), JSON.stringify(meta, null, 2), 0o600);
+  }
+
+  async readOwner(id: string): Promise<Owner | null> {
+    try {
+      return JSON.parse(await readFile(this.ownerPath(id), "utf8")) as Owner;
+    } catch {
+      return null;
+    }
+  }
+
+  writeOwner(id: string, owner: Owner) {
+    return atomicWrite(this.ownerPath(id), JSON.stringify(owner), 0o600);
+  }
+
+  removeOwner(id: string) {
+    return unlink(this.ownerPath(id)).catch(() => {});
+  }
+
+  async ids(): Promise<string[]> {
+    const names = await readdir(this.root).catch(() => [] as string[]);
+    return names.filter((n) => !n.startsWith(".") && ID_PATTERN.test(n));
+  }
+
+  /** Creates the sandbox's directories; the writable ones belong to its host uid. */
+  async layout(id: string, uid: number, gid: number) {
+    const dir = this.dir(id);
+    // 0711: the sandbox uid must traverse to its binds, but not list the host-side files.
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    await chmod(dir, 0o711);
+    await mkdir(join(dir, "etc"), { recursive: true, mode: 0o755 });
+    for (const [name, mode] of [["project", 0o755], ["home", 0o700], ["run", 0o700]] as const) {
+      const path = join(dir, name);
+      const made = await mkdir(path, { mode }).then(() => true, (e: NodeJS.ErrnoException) => {
+        if (e.code !== "EEXIST") throw e;
+        return false;
+      });
+      // lchown: never follow a symlink the sandbox may have planted in a re-used directory.
+      if (made && process.getuid?.() === 0) await lchown(path, uid, gid);
+    }
+  }
+
+  /** A host uid no other sandbox and no account uses; persisted in meta, freed by delete. */
+  async allocateUid(id: string): Promise<number> {
+    const dir = join(this.root, ".uids");
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const taken = new Set<number>();
+    try {
+      for (const line of (await readFile("/etc/passwd", "utf8")).split("\n")) taken.add(Number(line.split(":")[2]));
+    } catch {}
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const uid = UID_BASE + randomInt(UID_RANGE);
+      if (taken.has(uid)) continue;
+      try {
+        await writeFile(join(dir, String(uid)), id, { flag: "wx", mode: 0o600 });
+        return uid;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+    }
+    throw new SandboxError("quota", "Could not allocate a host uid for the sandbox");
+  }
+
+  freeUid(uid: number) {
+    return unlink(join(this.root, ".uids", String(uid))).catch(() => {});
+  }
+
+  removeDir(id: string) {
+    return rm(this.dir(id), { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  /**
+   * Cross-process start lock: an O_EXCL file holding the holder's pid and start
+   * time. A holder that died (kill -9) is detected and its lock taken over.
+   */
+  async lock(id: string, timeoutMs = 30_000): Promise<() => Promise<void>> {
+    const path = this.lockPath(id);
+    const me = ref(process.pid)!;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const fh = await open(path, "wx", 0o600);
+        await fh.writeFile(JSON.stringify(me));
+        await fh.close();
+        return () => unlink(path).catch(() => {});
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new SandboxError("sandbox_not_found", `Sandbox ${id} not found`);
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+      let holder: ProcessRef | null = null;
+      try {
+        holder = JSON.parse(await readFile(path, "utf8")) as ProcessRef;
+      } catch {}
+      if (holder && !alive(holder)) {
+        await unlink(path).catch(() => {});
+        continue;
+      }
+      if (Date.now() > deadline) throw new SandboxError("transient", `Sandbox ${id} is being started by another process`);
+      await sleep(holder ? 25 : 5);
+    }
+  }
+}
+
+export async function atomicWrite(path: string, data: string, mode: number) {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  await writeFile(tmp, data, { mode });
+  await rename(tmp, path);
+}
