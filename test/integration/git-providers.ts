@@ -1,11 +1,12 @@
 /**
  * Providers git sync tests run on: the directory double always; the local bubblewrap
- * provider when it exists and its preflight passes here (set GIT_SYNC_TEST_LOCAL=0 to skip).
+ * provider when its preflight passes here (set GIT_SYNC_TEST_LOCAL=0 to skip it).
  */
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
+import { LocalProvider } from "../../.opencode/plugin/sandbox/providers/local/index.js";
 import type { SandboxProvider } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { DirProvider } from "../support/dir-provider.js";
+import { LIMITS } from "../support/local-harness.js";
 import { tempDir } from "./git-support.js";
 
 export interface ProviderCase {
@@ -13,26 +14,37 @@ export interface ProviderCase {
   make: () => Promise<SandboxProvider>;
 }
 
-const localPath = fileURLToPath(new URL("../../.opencode/plugin/sandbox/providers/local/index.ts", import.meta.url));
+const made: LocalProvider[] = [];
 
-async function localCase(): Promise<ProviderCase | undefined> {
-  if (process.env.GIT_SYNC_TEST_LOCAL === "0" || !existsSync(localPath)) return undefined;
+async function makeLocal(): Promise<LocalProvider> {
+  const p = new LocalProvider({ root: await tempDir("ocsb-"), network: "none", ...LIMITS, memoryMb: 1024, log: silentLogger });
+  made.push(p);
+  return p;
+}
+
+async function localAvailable(): Promise<boolean> {
+  if (process.env.GIT_SYNC_TEST_LOCAL === "0") return false;
   try {
-    const mod = (await import(localPath)) as { LocalProvider?: new (...args: any[]) => SandboxProvider };
-    if (!mod.LocalProvider) return undefined;
-    const probe = new mod.LocalProvider({});
-    await probe.preflight();
-    return { name: "local", make: async () => new mod.LocalProvider!({}) };
+    await (await makeLocal()).preflight();
+    return true;
   } catch (error) {
     console.warn(`git sync tests: local provider unavailable: ${(error as Error).message}`);
-    return undefined;
+    return false;
   }
 }
 
-const local = await localCase();
+const local = await localAvailable();
+
+/** Deletes the local sandboxes the tests made (call before removing temp dirs). */
+export async function disposeProviders() {
+  for (const p of made.splice(0)) {
+    for (const info of await p.list({}).catch(() => [])) await p.delete(info.id).catch(() => {});
+    await p.dispose().catch(() => {});
+  }
+}
 
 export function providerCases(): ProviderCase[] {
   const cases: ProviderCase[] = [{ name: "dir", make: async () => new DirProvider(await tempDir("git-sbx-")) }];
-  if (local) cases.push(local);
+  if (local) cases.push({ name: "local", make: makeLocal });
   return cases;
 }

@@ -5,9 +5,12 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { sessionRef } from "../../.opencode/plugin/sandbox/git/refs.js";
 import { cleanupAll, git, gitOk, harness, makeRepo, testConfig } from "./git-support.js";
-import { providerCases } from "./git-providers.js";
+import { disposeProviders, providerCases } from "./git-providers.js";
 
-afterAll(cleanupAll);
+afterAll(async () => {
+  await disposeProviders();
+  await cleanupAll();
+});
 
 const hashFile = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
 

@@ -16,10 +16,16 @@ export const SANDBOX_INCOMING_REF = "refs/opencode-sandboxed/incoming";
 
 // The agent owns this repository: its hooks and config cannot reach the host, but
 // hooks could block or alter our commits, and ownership checks differ per provider.
+// Filter drivers the agent configured are blanked too: our commits record the files'
+// bytes, and a driver cannot hang or fail a sync.
 const PRELUDE = `set -u
-G() { git -c safe.directory='*' -c core.hooksPath=/dev/null -c commit.gpgSign=false -c core.fsmonitor=false -c gc.auto=0 "$@"; }
 fail() { echo "@@FAIL $*"; exit 1; }
 cd "$OC_DIR" || fail "no project directory $OC_DIR"
+FX=""
+for k in $(git -c safe.directory='*' config --name-only --get-regexp '^filter[.]' 2>/dev/null | sed -n 's/^filter[.]\\(.*\\)[.][^.]*$/\\1/p' | sort -u); do
+  FX="$FX -c filter.$k.smudge= -c filter.$k.clean= -c filter.$k.process= -c filter.$k.required=false"
+done
+G() { git -c safe.directory='*' -c core.hooksPath=/dev/null -c commit.gpgSign=false -c core.fsmonitor=false -c gc.auto=0 $FX "$@"; }
 `;
 
 // Commit everything outstanding (the session's message); prints @@HEAD <sha> or @@HEAD none.
