@@ -108,7 +108,14 @@ export function bwrapArgs(spec: LaunchSpec): string[] {
     "--proc", "/proc",
     // Kernel settings stay read-only even for a process that gains privileges inside.
     "--ro-bind", "/proc/sys", "/proc/sys",
-    "--dev", "/dev",
+    // Not --dev: it makes bwrap nest a second user namespace (to mount devpts), and
+    // slirp4netns could then not enter the network namespace as the sandbox's uid.
+    "--tmpfs", "/dev",
+    ...["null", "zero", "full", "random", "urandom", "tty"].flatMap((d) => ["--dev-bind", `/dev/${d}`, `/dev/${d}`]),
+    "--symlink", "/proc/self/fd", "/dev/fd",
+    "--symlink", "/proc/self/fd/0", "/dev/stdin",
+    "--symlink", "/proc/self/fd/1", "/dev/stdout",
+    "--symlink", "/proc/self/fd/2", "/dev/stderr",
     "--tmpfs", "/dev/shm",
     "--tmpfs", "/tmp",
     "--dir", "/var", "--symlink", "../tmp", "/var/tmp",

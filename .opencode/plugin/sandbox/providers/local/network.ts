@@ -1,9 +1,10 @@
 /**
  * Outbound network for `isolated` mode: slirp4netns gives the sandbox's own network
  * namespace a user-mode TCP/IP stack with the host's loopback unreachable
- * (`--disable-host-loopback`; the OpenCode server listens there). It runs as the
- * sandbox's host uid, entering the sandbox's user namespace for the rights it
- * needs, and ends when this process does: it watches a pipe we hold (`--exit-fd`).
+ * (`--disable-host-loopback`; the OpenCode server listens there). It enters the
+ * sandbox's user and network namespaces, and ends when this process does: it watches a pipe we hold (`--exit-fd`).
+ * It runs as the caller (root or the user): /dev/net/tun is often not open to the
+ * sandbox's own uid. `--enable-sandbox --enable-seccomp` confine slirp4netns itself.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
@@ -14,7 +15,7 @@ export interface Slirp {
   stop(): void;
 }
 
-export function startSlirp(opts: { slirp4netns: string; initPid: number; uid: number; gid: number; dropPrivileges: boolean; id: string }): Promise<Slirp> {
+export function startSlirp(opts: { slirp4netns: string; initPid: number; id: string }): Promise<Slirp> {
   const ns = `/proc/${opts.initPid}/ns`;
   const slirpArgs = [
     "--configure", "--mtu=65520", "--disable-host-loopback",
@@ -22,10 +23,7 @@ export function startSlirp(opts: { slirp4netns: string; initPid: number; uid: nu
     "--exit-fd=3", "--ready-fd=4",
     `--userns-path=${ns}/user`, "--netns-type=path", `${ns}/net`, "tap0",
   ];
-  const [command, args] = opts.dropPrivileges
-    ? ["setpriv", [`--reuid=${opts.uid}`, `--regid=${opts.gid}`, "--clear-groups", "--", opts.slirp4netns, ...slirpArgs]]
-    : [opts.slirp4netns, slirpArgs];
-  const child = spawn(command as string, args as string[], {
+  const child = spawn(opts.slirp4netns, slirpArgs, {
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
     stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
   });

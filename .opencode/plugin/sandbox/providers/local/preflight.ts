@@ -55,6 +55,13 @@ export async function preflight(opts: { network: "isolated" | "none"; runtime?: 
   const slirp4netns = which("slirp4netns");
   if (opts.network === "isolated" && !slirp4netns)
     throw unavailable(`slirp4netns is not installed (needed for network "isolated") — sudo apt-get install slirp4netns, or set the option local.network to "none", ${DAYTONA}.`);
+  if (opts.network === "isolated" && !root) {
+    try {
+      accessSync("/dev/net/tun", constants.R_OK | constants.W_OK);
+    } catch {
+      throw unavailable(`slirp4netns needs /dev/net/tun, which uid ${process.getuid?.()} cannot open (network "isolated") — make it accessible (modprobe tun; it is normally mode 0666), or set the option local.network to "none", ${DAYTONA}.`);
+    }
+  }
   const runtime = findRuntime(opts.runtime);
   if (!runtime) throw unavailable(`no JavaScript runtime for the sandbox's agent (node in /usr/bin or OpenCode's own binary) — install nodejs, ${DAYTONA}.`);
 

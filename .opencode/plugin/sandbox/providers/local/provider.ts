@@ -276,7 +276,7 @@ export class LocalProvider implements SandboxProvider {
         maxOpenFiles: limits.maxOpenFiles,
       });
       if (this.options.network === "isolated")
-        slirp = await startSlirp({ slirp4netns: tools.slirp4netns!, initPid: launched.initPid, uid: meta.uid, gid: meta.gid, dropPrivileges, id });
+        slirp = await startSlirp({ slirp4netns: tools.slirp4netns!, initPid: launched.initPid, id });
     } catch (error) {
       slirp?.stop();
       if (launched) {
