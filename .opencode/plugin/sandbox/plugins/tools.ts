@@ -1,0 +1,43 @@
+/**
+ * The tool-override plugin: every built-in that reads, writes, executes or fetches is
+ * replaced by a sandboxed twin with the same id, and the fail-closed guard refuses
+ * whatever else would run on the host.
+ */
+import type { Hooks } from "@opencode-ai/plugin";
+// TODO(issue 4): enable when the other engineer lands tools/apply-patch.ts
+// import { applyPatchTool } from "../tools/apply-patch.js";
+import { bashTool } from "../tools/bash.js";
+import type { ToolDeps } from "../tools/deps.js";
+// TODO(issue 4): enable when the other engineer lands tools/edit.ts
+// import { editTool } from "../tools/edit.js";
+import { globTool } from "../tools/glob.js";
+import { grepTool } from "../tools/grep.js";
+// TODO(issue 4): enable when the other engineer lands tools/read.ts
+// import { readTool } from "../tools/read.js";
+import { webfetchTool } from "../tools/webfetch.js";
+// TODO(issue 4): enable when the other engineer lands tools/write.ts
+// import { writeTool } from "../tools/write.js";
+import { createGuard } from "./guard.js";
+
+export interface ToolsPluginOptions {
+  /** Ids of other tools this plugin provides (they are sandboxed too), e.g. preview_url. */
+  otherTools?: string[];
+}
+
+export function toolsPlugin(deps: ToolDeps, options: ToolsPluginOptions = {}): Pick<Hooks, "tool" | "tool.execute.before"> {
+  const tool = {
+    bash: bashTool(deps),
+    // read: readTool(deps),
+    // write: writeTool(deps),
+    // edit: editTool(deps),
+    // apply_patch: applyPatchTool(deps),
+    glob: globTool(deps),
+    grep: grepTool(deps),
+    webfetch: webfetchTool(deps),
+  };
+  const guard = createGuard({
+    sandboxed: [...Object.keys(tool), ...(options.otherTools ?? ["preview_url"])],
+    allowHostTools: deps.config.allowHostTools,
+  });
+  return { tool, "tool.execute.before": guard };
+}
