@@ -83,7 +83,7 @@ if ${useRg(options.forceFallback)}; then
   rg --no-config --files --glob="$OCSBX_P" --glob='${EXCLUDE_GIT}' . 2>/dev/null | head -n ${limit + 1}
   exit 0
 fi
-printf '%s\\n' "$OCSBX_M"
+printf '%s:fallback\\n' "$OCSBX_M"
 ${LIST_FILES}`;
   const result = await sandbox.exec(script, {
     env: { OCSBX_D: dir, OCSBX_P: pattern, OCSBX_M: marker },
@@ -109,7 +109,7 @@ ${LIST_FILES}`;
 }
 
 function splitMode(output: string, marker: string): Listing {
-  const head = `${marker}\n`;
+  const head = `${marker}:fallback\n`;
   const at = output.indexOf(head);
   if (at === -1) return { mode: "rg", output };
   return { mode: "fallback", output: output.slice(at + head.length) };
@@ -171,7 +171,7 @@ if ${useRg(options.forceFallback)}; then
   cat "$E" 2>/dev/null; rm -f "$E"
   exit 0
 fi
-printf '%s\\n' "$OCSBX_M"
+printf '%s:fallback\\n' "$OCSBX_M"
 ${LIST_FILES}`;
   const result = await sandbox.exec(script, {
     env: { OCSBX_T: target, OCSBX_P: pattern, OCSBX_I: include ?? "", OCSBX_M: marker },
