@@ -10,7 +10,7 @@
  */
 import { access, mkdir, readFile, rmdir, stat, writeFile } from "node:fs/promises";
 import { constants } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { sleep } from "./proc.js";
 
 const CG = "/sys/fs/cgroup";
@@ -144,6 +144,10 @@ export async function removeCgroups(dirs: string[]) {
       if (removed) break;
       await sleep(25); // exiting processes leave the group a moment after SIGKILL
     }
+    // Leave no empty base behind either: it would keep the cgroup we were born in
+    // from being removed by whoever made it. Fails harmlessly while other groups remain.
+    const base = dirname(dir);
+    if (basename(base) === GROUP) await rmdir(base).catch(() => {});
   }
 }
 
@@ -163,5 +167,6 @@ export async function pruneEmptyCgroups(support: CgroupSupport, minAgeMs = 60_00
       const age = await stat(dir).then((s) => Date.now() - s.mtimeMs, () => 0);
       if (age >= minAgeMs) await rmdir(dir).catch(() => {});
     }
+    await rmdir(where.base).catch(() => {});
   }
 }
