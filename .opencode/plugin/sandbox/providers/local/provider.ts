@@ -325,6 +325,9 @@ export class LocalProvider implements SandboxProvider {
         entry.launched.child.kill("SIGKILL");
         await entry.ended;
       }
+      // The namespace's last processes are reaped a moment after bwrap exits.
+      const init = ref(entry.launched.initPid);
+      for (let i = 0; i < 100 && alive(init); i++) await sleep(10);
       return;
     }
     await this.closePreviews(id);

@@ -1,0 +1,31 @@
+/**
+ * A second OpenCode-like process for the local-provider tests, run under Bun
+ * (`BUN_BE_BUN=1 <opencode binary> test/support/local-child.ts`) — so it also
+ * proves the provider and its agent work on OpenCode's own runtime.
+ * Input: env OCSB_CHILD = JSON { root, network, id?, labels? }.
+ * Creates (or joins) a sandbox, starts a background sleeper inside, prints one JSON
+ * line { id, agentUid, runtime, ... } and then waits to be killed.
+ */
+import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
+import { LocalProvider } from "../../.opencode/plugin/sandbox/providers/local/index.js";
+
+const input = JSON.parse(process.env.OCSB_CHILD ?? "{}") as { root: string; network: "none" | "isolated"; id?: string; labels?: Record<string, string>; exit?: boolean };
+const provider = new LocalProvider({ root: input.root, network: input.network, memoryMb: 256, maxProcesses: 128, maxOpenFiles: 1024, log: silentLogger });
+try {
+  const sb = await provider.create({ labels: input.labels ?? { from: "child" }, id: input.id });
+  await sb.exec("echo from-child > /tmp/child-marker; sleep 1000 >/dev/null 2>&1 &");
+  const who = await sb.exec("id -u; cat /proc/$PPID/cmdline | tr '\\0' ' '");
+  const [uid, agentCmd] = who.output.split("\n");
+  const report = await provider.limits();
+  process.stdout.write(
+    JSON.stringify({ id: sb.id, uid: Number(uid), agentCmd, bun: !!(process.versions as Record<string, string | undefined>).bun, pid: process.pid, limits: report }) + "\n",
+  );
+  if (input.exit) {
+    await provider.dispose();
+    process.exit(0);
+  }
+  setInterval(() => {}, 1 << 30);
+} catch (error) {
+  process.stdout.write(JSON.stringify({ error: String((error as Error).message) }) + "\n");
+  process.exit(1);
+}
