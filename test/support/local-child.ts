@@ -9,7 +9,15 @@
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import { LocalProvider } from "../../.opencode/plugin/sandbox/providers/local/index.js";
 
-const input = JSON.parse(process.env.OCSB_CHILD ?? "{}") as { root: string; network: "none" | "isolated"; id?: string; labels?: Record<string, string>; exit?: boolean };
+const input = JSON.parse(process.env.OCSB_CHILD ?? "{}") as {
+  root: string;
+  network: "none" | "isolated";
+  id?: string;
+  labels?: Record<string, string>;
+  exit?: boolean;
+  /** Run the isolation probes (for the unprivileged-user test), report, delete, exit. */
+  probe?: { hostPort: number; secret: string };
+};
 const provider = new LocalProvider({ root: input.root, network: input.network, memoryMb: 256, maxProcesses: 128, maxOpenFiles: 1024, log: silentLogger });
 try {
   const sb = await provider.create({ labels: input.labels ?? { from: "child" }, id: input.id });
@@ -17,6 +25,23 @@ try {
   const who = await sb.exec("id -u; cat /proc/$PPID/cmdline | tr '\\0' ' '");
   const [uid, agentCmd] = who.output.split("\n");
   const report = await provider.limits();
+  if (input.probe) {
+    const { statSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    await sb.exec("echo x > /workspace/probe");
+    const probe = {
+      fileOwner: statSync(join(input.root, sb.id, "project", "probe")).uid,
+      procSys: (await sb.exec("echo x > /proc/sys/kernel/domainname 2>&1; echo rc=$?")).output,
+      loopback: (await sb.exec(`python3 -c "import socket; socket.create_connection(('127.0.0.1', ${input.probe.hostPort}), timeout=2); print('CONNECTED')" 2>&1 | tail -1`)).output,
+      env: (await sb.exec("env; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'")).output.includes(input.probe.secret),
+      hostHome: (await sb.exec(`ls -A /home; test -e '${input.root}' && echo ROOT-VISIBLE; true`)).output,
+      ulimit: (await sb.exec("ulimit -n")).output.trim(),
+    };
+    await provider.delete(sb.id);
+    await provider.dispose();
+    process.stdout.write(JSON.stringify({ id: sb.id, probe, limits: report }) + "\n");
+    process.exit(0);
+  }
   process.stdout.write(
     JSON.stringify({ id: sb.id, uid: Number(uid), agentCmd, bun: !!(process.versions as Record<string, string | undefined>).bun, pid: process.pid, limits: report }) + "\n",
   );

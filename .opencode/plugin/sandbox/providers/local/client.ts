@@ -5,9 +5,12 @@
  * socket lives in a directory the sandbox can write, so it could be swapped for a
  * symlink to some other host socket — which then never hears a byte from us.
  */
+import { closeSync, openSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { basename, dirname } from "node:path";
 import { SandboxError, type DirEntry, type ExecResult, type FileStat } from "../provider.js";
 import { AGENT_MAGIC } from "./agent-source.js";
+import { MAX_SOCKET_PATH } from "./constants.js";
 import { CHUNK_BYTES, encodeFrame, FrameReader, type FrameType } from "./protocol.js";
 
 const HELLO_TIMEOUT_MS = 5_000;
@@ -56,7 +59,30 @@ export class AgentConnection {
 
   static open(socketPath: string, sandboxId: string): Promise<AgentConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect(socketPath);
+      // sun_path holds 107 bytes: reach a deeper socket through a directory descriptor.
+      let dirFd: number | undefined;
+      let path = socketPath;
+      if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+        try {
+          dirFd = openSync(dirname(socketPath), "r");
+          path = `/proc/self/fd/${dirFd}/${basename(socketPath)}`;
+        } catch (error) {
+          reject(new SandboxError("not_running", `Sandbox ${sandboxId} is not running`, { cause: error }));
+          return;
+        }
+      }
+      const socket = connect(path);
+      if (dirFd !== undefined) {
+        const fd = dirFd;
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
+          closeSync(fd);
+        };
+        socket.once("connect", release);
+        socket.once("close", release);
+      }
       const conn = new AgentConnection(socket);
       const timer = setTimeout(() => {
         socket.destroy();

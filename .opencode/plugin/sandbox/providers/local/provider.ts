@@ -17,7 +17,6 @@ import { sandboxesDir } from "../../core/paths.js";
 import { SandboxError, type CreateSpec, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxState } from "../provider.js";
 import { createCgroups, detectCgroups, pruneEmptyCgroups, removeCgroups, type CgroupSupport } from "./cgroups.js";
 import { AgentClient } from "./client.js";
-import { MAX_SOCKET_PATH } from "./constants.js";
 import { baseEnv, checkEnv } from "./env.js";
 import { launch, type Launched } from "./launch.js";
 import { clampLimits, type LimitsReport, type LimitStatus } from "./limits.js";
@@ -92,9 +91,6 @@ export class LocalProvider implements SandboxProvider {
       this.ready = (async () => {
         const tools = await this.checkTools();
         await this.store.ensureRoot();
-        const probe = `${this.store.socketPath("x".repeat(64))}`;
-        if (Buffer.byteLength(probe) > MAX_SOCKET_PATH)
-          throw new SandboxError("unavailable", `Local sandbox unavailable: the sandboxes directory ${this.root} is too deep for a unix socket path; set XDG_DATA_HOME to a shorter directory`);
         await this.cleanupStale();
         return tools;
       })();
