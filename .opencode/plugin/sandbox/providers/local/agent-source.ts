@@ -6,7 +6,8 @@
  * never resolve to a host file and there is no check-then-open race on the host.
  *
  * Kept as a string so the package needs no asset copying; written to disk at start.
- * Plain JavaScript (ESM), node: builtins only — it must run under node and Bun.
+ * Plain JavaScript (CommonJS: node starts it ~10 ms faster than ESM), node:
+ * builtins only — it must run under node and Bun.
  *
  * Frames (both directions): [type: 1 byte][length: u32 BE][payload]. Types:
  *   H hello (agent → host, JSON, sent first: the host speaks only after it)
@@ -17,12 +18,13 @@ export const AGENT_PROTOCOL_VERSION = 1;
 export const AGENT_MAGIC = "opencode-sandbox-agent";
 
 export const AGENT_SOURCE = String.raw`
-import net from "node:net";
-import fs from "node:fs";
-import fsp from "node:fs/promises";
-import path from "node:path";
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+"use strict";
+const net = require("node:net");
+const fs = require("node:fs");
+const fsp = require("node:fs/promises");
+const path = require("node:path");
+const { spawn } = require("node:child_process");
+const { randomBytes } = require("node:crypto");
 
 const SOCKET = process.argv[2];
 const CHUNK = 1 << 20;

@@ -4,7 +4,7 @@ export const SANDBOX_USER = "user";
 export const SANDBOX_HOME = `/home/${SANDBOX_USER}`;
 /** The agent's socket directory inside the sandbox. */
 export const RUN_DIR_INSIDE = "/run/opencode";
-export const AGENT_INSIDE = "/opt/opencode-sandbox/agent.mjs";
+export const AGENT_INSIDE = "/opt/opencode-sandbox/agent.cjs";
 export const RUNTIME_INSIDE = "/opt/opencode-sandbox/runtime";
 export const SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** Host uids handed to sandboxes when OpenCode runs as root: far above real and subordinate ids. */

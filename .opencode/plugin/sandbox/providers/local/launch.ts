@@ -8,13 +8,14 @@
  * launcher drops to the sandbox's own unprivileged host uid with setpriv BEFORE
  * bwrap, so every sandbox process is that uid on the host. That uid cannot traverse
  * a 0700 parent such as /root, so the launcher first enters a private mount
- * namespace and bind-mounts the sandbox's directory, the agent and the runtime onto
- * a tmpfs at /run there. The mounts live only in that namespace: nothing to clean.
+ * namespace and bind-mounts the sandbox's directory (agent included) over /run
+ * there, and the runtime onto its mount point. The mounts live only in that
+ * namespace: nothing to clean.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { SandboxError } from "../provider.js";
 import {
@@ -43,7 +44,6 @@ export interface LaunchSpec {
   id: string;
   /** Host directory of the sandbox (see store.ts). */
   dir: string;
-  agentFile: string;
   runtime: Runtime;
   bwrap: string;
   uid: number;
@@ -53,6 +53,8 @@ export interface LaunchSpec {
   network: "isolated" | "none";
   cgroupProcs: string[];
   maxOpenFiles: number;
+  /** Called as soon as the sandbox's namespaces exist (host pid of its init), before the agent is up. */
+  onInit?: (initPid: number) => void;
 }
 
 export interface Launched {
@@ -92,11 +94,11 @@ function topLevelArgs(): string[] {
 }
 
 export function bwrapArgs(spec: LaunchSpec): string[] {
-  // Where the launcher can reach things: direct paths, or the private /run binds as root.
-  const box = spec.dropPrivileges ? "/run/sb/box" : spec.dir;
-  const agent = spec.dropPrivileges ? join("/run/sb/agent", basename(spec.agentFile)) : spec.agentFile;
+  // Where bwrap finds things: direct paths, or (as root) the private bind of the sandbox's directory at /run.
+  const box = spec.dropPrivileges ? "/run" : spec.dir;
+  const agent = `${box}/agent.cjs`;
   const runtimeVisible = spec.runtime.path.startsWith("/usr/");
-  const runtimeSource = spec.dropPrivileges ? "/run/sb/runtime" : spec.runtime.path;
+  const runtimeSource = spec.dropPrivileges ? "/run/runtime" : spec.runtime.path;
   const runtimeInside = runtimeVisible ? spec.runtime.path : RUNTIME_INSIDE;
 
   const args = [
@@ -159,11 +161,8 @@ for f in $OCSB_CGROUPS; do echo $$ > "$f"; done
 ulimit -n "$OCSB_NOFILE"
 exec unshare --mount --propagation private -- /bin/sh -c '
 set -e
-mount -t tmpfs -o mode=0755,size=64k,nosuid,nodev opencode-sandbox /run
-mkdir /run/sb /run/sb/box /run/sb/agent
-mount --bind "$OCSB_DIR" /run/sb/box
-mount --bind "$OCSB_AGENT_DIR" /run/sb/agent
-if [ -n "$OCSB_RUNTIME" ]; then : > /run/sb/runtime; mount --bind "$OCSB_RUNTIME" /run/sb/runtime; fi
+mount -n --bind "$OCSB_DIR" /run
+if [ -n "$OCSB_RUNTIME" ]; then mount -n --bind "$OCSB_RUNTIME" /run/runtime; fi
 exec setpriv --reuid="$OCSB_UID" --regid="$OCSB_GID" --clear-groups -- "$OCSB_BWRAP" "$@"' launcher "$@"`;
 
 function collect(stream: Readable | null, limit = 4096): () => string {
@@ -182,7 +181,6 @@ export async function launch(spec: LaunchSpec): Promise<Launched> {
     OCSB_NOFILE: String(spec.maxOpenFiles),
     OCSB_BWRAP: spec.bwrap,
     OCSB_DIR: spec.dir,
-    OCSB_AGENT_DIR: dirname(spec.agentFile),
     OCSB_RUNTIME: spec.runtime.path.startsWith("/usr/") ? "" : spec.runtime.path,
     OCSB_UID: String(spec.uid),
     OCSB_GID: String(spec.gid),
@@ -224,6 +222,7 @@ export async function launch(spec: LaunchSpec): Promise<Launched> {
         const m = /"child-pid"\s*:\s*(\d+)/.exec(infoText);
         if (m && !initPid) {
           initPid = Number(m[1]);
+          spec.onInit?.(initPid);
           check();
         }
       });

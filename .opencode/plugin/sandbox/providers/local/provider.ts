@@ -255,13 +255,20 @@ export class LocalProvider implements SandboxProvider {
     await this.store.layout(id, meta.uid, meta.gid);
     await unlink(this.store.socketPath(id)).catch(() => {});
     const dropPrivileges = isRoot();
+    await this.store.agentFile(id);
     let launched: Launched | undefined;
     let slirp: Slirp | undefined;
+    let slirpStarting: Promise<Slirp> | undefined;
     try {
       launched = await launch({
         id,
         dir: this.store.dir(id),
-        agentFile: await this.store.agentFile(),
+        // slirp4netns comes up while the agent starts (they are independent).
+        onInit: (initPid) => {
+          if (this.options.network !== "isolated") return;
+          slirpStarting = startSlirp({ slirp4netns: tools.slirp4netns!, initPid, id });
+          slirpStarting.catch(() => {});
+        },
         runtime: tools.runtime,
         bwrap: tools.bwrap,
         uid: meta.uid,
@@ -271,10 +278,9 @@ export class LocalProvider implements SandboxProvider {
         cgroupProcs: cg.procs,
         maxOpenFiles: limits.maxOpenFiles,
       });
-      if (this.options.network === "isolated")
-        slirp = await startSlirp({ slirp4netns: tools.slirp4netns!, initPid: launched.initPid, id });
+      if (slirpStarting) slirp = await slirpStarting;
     } catch (error) {
-      slirp?.stop();
+      (slirp ?? (await slirpStarting?.catch(() => undefined)))?.stop();
       if (launched) {
         launched.child.kill("SIGKILL");
         await launched.exited;

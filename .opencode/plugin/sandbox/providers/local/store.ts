@@ -1,11 +1,12 @@
 /**
  * On-disk layout of local sandboxes under the root (default `sandboxesDir()`):
  *
- *   <root>/.agent/agent-<hash>.mjs   the agent script (read-only into every sandbox)
  *   <root>/.uids/<uid>               host uid → sandbox id (root only; O_EXCL allocation)
  *   <root>/<id>/meta.json            id, labels, env, host uid (0600, never inside)
  *   <root>/<id>/owner.json           which process runs it now (pid+start time, bwrap, slirp, cgroups)
  *   <root>/<id>/start.lock           held while one process starts it
+ *   <root>/<id>/agent.cjs            the agent script (bound read-only inside)
+ *   <root>/<id>/runtime              empty mount point for the agent's runtime (root only)
  *   <root>/<id>/etc/                 generated passwd, group, hosts, resolv.conf
  *   <root>/<id>/project/             → PROJECT_DIR   (sandbox uid)
  *   <root>/<id>/home/                → SANDBOX_HOME  (sandbox uid)
@@ -14,7 +15,7 @@
  * Only project/, home/ and run/ are bound writable; the host-side files the
  * provider trusts (meta, owner, etc) are out of the sandbox's reach.
  */
-import { createHash, randomBytes, randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { chmod, lchown, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SandboxError } from "../provider.js";
@@ -49,7 +50,6 @@ export class Store {
   ownerPath = (id: string) => join(this.root, id, "owner.json");
   lockPath = (id: string) => join(this.root, id, "start.lock");
   socketPath = (id: string) => join(this.root, id, "run", "agent.sock");
-  agentDir = () => join(this.root, ".agent");
 
   static checkId(id: string) {
     if (!ID_PATTERN.test(id)) throw new SandboxError("bad_input", `Invalid sandbox id "${id}": letters, digits, '.', '_' and '-' only, at most 64`);
@@ -63,13 +63,9 @@ export class Store {
     await mkdir(this.root, { recursive: true, mode: 0o755 });
   }
 
-  /** Writes the agent once per content hash; returns its host path. */
-  async agentFile(): Promise<string> {
-    const hash = createHash("sha256").update(AGENT_SOURCE).digest("hex").slice(0, 12);
-    const dir = this.agentDir();
-    const file = join(dir, `agent-${hash}.mjs`);
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    await chmod(dir, 0o755);
+  /** Writes the agent script into the sandbox's directory (when changed); returns its host path. */
+  async agentFile(id: string): Promise<string> {
+    const file = join(this.dir(id), "agent.cjs");
     const existing = await readFile(file, "utf8").catch(() => null);
     if (existing !== AGENT_SOURCE) await atomicWrite(file, AGENT_SOURCE, 0o644);
     return file;
@@ -116,6 +112,8 @@ export class Store {
     await mkdir(dir, { recursive: true, mode: 0o711 });
     await chmod(dir, 0o711);
     await mkdir(join(dir, "etc"), { recursive: true, mode: 0o755 });
+    // Mount point for binding the agent's runtime when it is not under /usr (root only).
+    await writeFile(join(dir, "runtime"), "", { flag: "a", mode: 0o644 });
     for (const [name, mode] of [["project", 0o755], ["home", 0o700], ["run", 0o700]] as const) {
       const path = join(dir, name);
       const made = await mkdir(path, { mode }).then(() => true, (e: NodeJS.ErrnoException) => {
