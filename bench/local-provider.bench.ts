@@ -6,11 +6,13 @@
  *   - writeFile/readFile of 4 KiB and 10 MiB vs host fs
  * Targets (issue 3): create + first ≤ 100 ms median; warm ≤ plain + 15 ms median.
  * Env: BENCH_N (default 20), BENCH_NETWORK (none|isolated, default both).
+ * The agent runs on this node, and (as inside OpenCode) on the opencode binary (Bun).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { silentLogger } from "../.opencode/plugin/sandbox/core/logger.js";
 import { LocalProvider } from "../.opencode/plugin/sandbox/providers/local/index.js";
@@ -59,8 +61,11 @@ try {
   console.log(`local provider benchmark — N=${N}, node ${process.version}, uid ${process.getuid?.()}`);
   row(`plain sh -c '${cmd}'`, plainTimes);
 
-  for (const network of networks) {
-    const provider = new LocalProvider({ root, network, memoryMb: 2048, maxProcesses: 512, maxOpenFiles: 4096, log: silentLogger });
+  const opencode = join(process.cwd(), "node_modules/opencode-linux-x64/bin/opencode");
+  const runtimes: Array<[string, string | undefined]> = [["node", undefined]];
+  if (existsSync(opencode)) runtimes.push(["opencode (Bun)", opencode]);
+  for (const network of networks) for (const [runtimeName, runtime] of runtimes) {
+    const provider = new LocalProvider({ root, network, runtime, memoryMb: 2048, maxProcesses: 512, maxOpenFiles: 4096, log: silentLogger });
     await provider.preflight();
     // Warm-up: first create also runs the start-up clean-up and writes the agent file.
     const warm = await provider.create({ labels: { bench: "warmup" } });
@@ -75,7 +80,7 @@ try {
       createTimes.push(performance.now() - t0);
       await provider.delete(sb.id);
     }
-    console.log(`\nnetwork ${network}`);
+    console.log(`\nnetwork ${network}, agent on ${runtimeName}`);
     row("create + first command", createTimes, plainMedian, "≤ 100 ms");
 
     const sb = await provider.create({ labels: { bench: "warm" } });

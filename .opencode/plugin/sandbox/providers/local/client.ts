@@ -14,6 +14,9 @@ import { MAX_SOCKET_PATH } from "./constants.js";
 import { CHUNK_BYTES, encodeFrame, FrameReader, type FrameType } from "./protocol.js";
 
 const HELLO_TIMEOUT_MS = 5_000;
+/** The sandbox is untrusted: bound what it can make the host hold in memory. */
+export const MAX_OUTPUT_CHARS = 64 * 1024 * 1024;
+export const MAX_READ_BYTES = 512 * 1024 * 1024;
 
 interface Hello {
   magic: string;
@@ -225,8 +228,13 @@ export class AgentClient {
     const conn = await this.open();
     try {
       const parts: Buffer[] = [];
-      const result = conn.exchange<Uint8Array>(this.sandboxId, (type, body, done) => {
-        if (type === "D") parts.push(body);
+      let total = 0;
+      const result = conn.exchange<Uint8Array>(this.sandboxId, (type, body, done, fail) => {
+        if (type === "D") {
+          parts.push(body);
+          total += body.length;
+          if (total > MAX_READ_BYTES) fail(new SandboxError("bad_input", `File larger than ${MAX_READ_BYTES / 1024 / 1024} MiB: ${path}`));
+        }
         else if (type === "X") done(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
       });
       conn.send("Q", JSON.stringify({ op: "read", path }));
@@ -271,7 +279,10 @@ export class AgentClient {
         if (type === "O") {
           const text = decoder.decode(body, { stream: true });
           if (text) {
-            output += text;
+            if (output.length < MAX_OUTPUT_CHARS) {
+              output += text;
+              if (output.length >= MAX_OUTPUT_CHARS) output += `\n[output truncated by the sandbox provider after ${MAX_OUTPUT_CHARS / 1024 / 1024} MiB]\n`;
+            }
             onOutput?.(text);
           }
         } else if (type === "X") {

@@ -154,16 +154,15 @@ for f in $OCSB_CGROUPS; do echo $$ > "$f"; done
 ulimit -n "$OCSB_NOFILE"
 exec "$OCSB_BWRAP" "$@"`;
 
+// Run inside `unshare --mount` (private mounts); joins the cgroups first, so bwrap and all it starts inherit them.
 const ROOT_LAUNCHER = `set -e
 IFS='
 '
 for f in $OCSB_CGROUPS; do echo $$ > "$f"; done
 ulimit -n "$OCSB_NOFILE"
-exec unshare --mount --propagation private -- /bin/sh -c '
-set -e
 mount -n --bind "$OCSB_DIR" /run
 if [ -n "$OCSB_RUNTIME" ]; then mount -n --bind "$OCSB_RUNTIME" /run/runtime; fi
-exec setpriv --reuid="$OCSB_UID" --regid="$OCSB_GID" --clear-groups -- "$OCSB_BWRAP" "$@"' launcher "$@"`;
+exec setpriv --reuid="$OCSB_UID" --regid="$OCSB_GID" --clear-groups -- "$OCSB_BWRAP" "$@"`;
 
 function collect(stream: Readable | null, limit = 4096): () => string {
   let text = "";
@@ -186,7 +185,10 @@ export async function launch(spec: LaunchSpec): Promise<Launched> {
     OCSB_GID: String(spec.gid),
   };
   // The host environment (API keys…) never reaches the launcher, let alone the sandbox.
-  const child = spawn("/bin/sh", ["-c", spec.dropPrivileges ? ROOT_LAUNCHER : USER_LAUNCHER, "launcher", ...bwrapArgs(spec)], {
+  const [command, prefix] = spec.dropPrivileges
+    ? ["unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", ROOT_LAUNCHER]]
+    : ["/bin/sh", ["-c", USER_LAUNCHER]];
+  const child = spawn(command as string, [...(prefix as string[]), "launcher", ...bwrapArgs(spec)], {
     env,
     stdio: ["ignore", "pipe", "pipe", "pipe"],
   });

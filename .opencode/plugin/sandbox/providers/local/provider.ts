@@ -41,6 +41,17 @@ export interface LocalProviderOptions {
   runtime?: string;
 }
 
+export interface LocalDoctorReport {
+  available: boolean;
+  /** The preflight's message (with the fix) when not available. */
+  problem?: string;
+  root: string;
+  network: "isolated" | "none";
+  runtime?: string;
+  privileges: string;
+  limits: LimitsReport;
+}
+
 interface Running {
   launched: Launched;
   slirp?: Slirp;
@@ -125,6 +136,28 @@ export class LocalProvider implements SandboxProvider {
     if (!support.memory) report.warnings.push(`memory limit not enforced: ${problem("memory")}`);
     if (!support.pids) report.warnings.push(`process limit not enforced: ${problem("pids")}`);
     return report;
+  }
+
+  /** Everything a `doctor` command shows about local sandboxes on this machine. */
+  async doctor(): Promise<LocalDoctorReport> {
+    let tools: Tools | undefined;
+    let problem: string | undefined;
+    try {
+      tools = await this.checkTools();
+    } catch (error) {
+      problem = (error as Error).message;
+    }
+    return {
+      available: !!tools,
+      problem,
+      root: this.root,
+      network: this.options.network,
+      runtime: tools ? `${tools.runtime.path}${tools.runtime.bun ? " (Bun)" : ""}` : undefined,
+      privileges: isRoot()
+        ? "OpenCode runs as root: each sandbox runs as its own unprivileged host uid"
+        : `sandboxes run as uid ${process.getuid?.()} (this user), inside their own user namespace`,
+      limits: await this.limits(),
+    };
   }
 
   private async cleanupStale() {
