@@ -85,6 +85,17 @@ for (const network of ["none", "isolated"] as const) {
       expect(ps.output).not.toMatch(/sleep 30[12]/);
     });
 
+    it("runs concurrent commands independently", async () => {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => sb.exec(`sleep 0.0${i % 5}; echo ${i}`)));
+      expect(results.map((r) => r.output)).toEqual(Array.from({ length: 20 }, (_, i) => `${i}\n`));
+    });
+
+    it("survives commands that kill node processes or signal everything politely", async () => {
+      await sb.exec("pkill node; killall node; pkill -f node; pkill -f agent; kill -TERM -1; kill -HUP -1; true");
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await sb.exec("echo still-here")).output).toBe("still-here\n");
+    });
+
     it("an abort ends the command's process group", async () => {
       const ac = new AbortController();
       setTimeout(() => ac.abort(), 300);

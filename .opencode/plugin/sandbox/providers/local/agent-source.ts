@@ -27,6 +27,10 @@ const { spawn } = require("node:child_process");
 const { randomBytes } = require("node:crypto");
 
 const SOCKET = process.argv[2];
+// Commands like "pkill node" / "killall node" (to stop a dev server) must not take the
+// sandbox down with its agent: another name, and polite signals are ignored.
+try { process.title = "sandbox-agent"; } catch {}
+for (const sig of ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"]) { try { process.on(sig, () => {}); } catch {} }
 const CHUNK = 1 << 20;
 process.umask(0o022);
 
