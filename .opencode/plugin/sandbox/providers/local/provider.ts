@@ -25,7 +25,7 @@ import { preflight, type Tools } from "./preflight.js";
 import { PreviewForwarder } from "./preview.js";
 import { alive, killRef, pidsOfUid, ref, sleep } from "./proc.js";
 import { LocalSandbox } from "./sandbox.js";
-import { Store, type Meta, type Owner } from "./store.js";
+import { lockHeld, Store, type Meta, type Owner } from "./store.js";
 
 export interface LocalProviderOptions {
   /** Where workspaces and run directories live; default `sandboxesDir()`. */
@@ -164,7 +164,9 @@ export class LocalProvider implements SandboxProvider {
     for (const id of await this.store.ids()) {
       const owner = await this.store.readOwner(id);
       if (owner && alive(owner.owner)) continue; // another live process runs it
-      if (this.running.has(id)) continue;
+      if (this.running.has(id) || this.starting.has(id)) continue;
+      if (await lockHeld(this.store, id)) continue; // another process is (re)starting it
+
       const meta = await this.store.readMeta(id);
       if (owner) {
         this.options.log.info(`local sandbox ${id}: cleaning up after a process that ended without stopping it`);
@@ -377,7 +379,14 @@ export class LocalProvider implements SandboxProvider {
       killRef(owner.init);
       return;
     }
-    await this.cleanupDead(id, owner, await this.store.readMeta(id));
+    // Its owner died: tidy up under the start lock, so a concurrent restart is not hit.
+    const release = await this.store.lock(id);
+    try {
+      const current = await this.store.readOwner(id);
+      if (current && !alive(current.owner)) await this.cleanupDead(id, current, await this.store.readMeta(id));
+    } finally {
+      await release();
+    }
   }
 
   async delete(id: string): Promise<void> {

@@ -186,6 +186,15 @@ export class Store {
   }
 }
 
+/** Someone alive is starting this sandbox right now (its records are in flux). */
+export async function lockHeld(store: Store, id: string): Promise<boolean> {
+  try {
+    return alive(JSON.parse(await readFile(store.lockPath(id), "utf8")) as ProcessRef);
+  } catch {
+    return false;
+  }
+}
+
 export async function atomicWrite(path: string, data: string, mode: number) {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   await writeFile(tmp, data, { mode });
