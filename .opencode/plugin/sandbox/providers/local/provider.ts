@@ -18,7 +18,7 @@ import { SandboxError, type CreateSpec, type Sandbox, type SandboxInfo, type San
 import { createCgroups, detectCgroups, pruneEmptyCgroups, removeCgroups, type CgroupSupport } from "./cgroups.js";
 import { AgentClient } from "./client.js";
 import { baseEnv, checkEnv } from "./env.js";
-import { launch, type Launched } from "./launch.js";
+import { launch, type Launched, type LaunchSpec } from "./launch.js";
 import { clampLimits, type LimitsReport, type LimitStatus } from "./limits.js";
 import { startSlirp, type Slirp } from "./network.js";
 import { preflight, type Tools } from "./preflight.js";
@@ -295,11 +295,11 @@ export class LocalProvider implements SandboxProvider {
     let slirp: Slirp | undefined;
     let slirpStarting: Promise<Slirp> | undefined;
     try {
-      launched = await launch({
+      const spec: LaunchSpec = {
         id,
         dir: this.store.dir(id),
         // slirp4netns comes up while the agent starts (they are independent).
-        onInit: (initPid) => {
+        onInit: (initPid: number) => {
           if (this.options.network !== "isolated") return;
           slirpStarting = startSlirp({ slirp4netns: tools.slirp4netns!, initPid, id });
           slirpStarting.catch(() => {});
@@ -312,7 +312,17 @@ export class LocalProvider implements SandboxProvider {
         network: this.options.network,
         cgroupProcs: cg.procs,
         maxOpenFiles: limits.maxOpenFiles,
-      });
+      };
+      try {
+        launched = await launch(spec);
+      } catch (error) {
+        // Seen under load: bwrap's loopback set-up in a fresh network namespace fails
+        // once ("Failed RTM_NEWADDR"). One retry; a real misconfiguration fails again.
+        this.options.log.warn(`local sandbox ${id}: start failed, retrying once: ${(error as Error).message}`);
+        (await slirpStarting?.catch(() => undefined))?.stop();
+        slirpStarting = undefined;
+        launched = await launch(spec);
+      }
       if (slirpStarting) slirp = await slirpStarting;
     } catch (error) {
       (slirp ?? (await slirpStarting?.catch(() => undefined)))?.stop();
