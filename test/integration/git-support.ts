@@ -1,6 +1,7 @@
 /** Helpers for git sync tests: temp repos, an in-memory store, sessions on a provider. */
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { withLock } from "../../.opencode/plugin/sandbox/core/lock.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigSchema, type Config } from "../../.opencode/plugin/sandbox/config.js";
@@ -164,4 +165,32 @@ export async function harness(
     },
   };
   return h;
+}
+
+/** A JSON-file store shared between processes (locked read-modify-write). */
+export function fileStore(path: string) {
+  const read = async () => JSON.parse(await readFile(path, "utf8").catch(() => "{}")) as Record<string, SessionRecord>;
+  return {
+    async get(id: string) {
+      return (await read())[id];
+    },
+    async patch(id: string, patch: Partial<SessionRecord>) {
+      return withLock(path, async () => {
+        const all = await read();
+        if (!all[id]) return undefined;
+        all[id] = { ...all[id], ...patch };
+        await writeFile(`${path}.tmp`, JSON.stringify(all));
+        await rename(`${path}.tmp`, path);
+        return all[id];
+      });
+    },
+    async set(id: string, record: SessionRecord) {
+      await withLock(path, async () => {
+        const all = await read();
+        all[id] = record;
+        await writeFile(`${path}.tmp`, JSON.stringify(all));
+        await rename(`${path}.tmp`, path);
+      });
+    },
+  };
 }

@@ -3,7 +3,8 @@
  * commit is in the host's object store: move `<prefix>/<N>` forward — never
  * backwards, never over the user's commits, never over their uncommitted changes.
  */
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { HostGit, RepoInfo } from "./host-git.js";
 import { allocateSideBranch, branchRef, refSafe } from "./refs.js";
@@ -92,7 +93,11 @@ async function advance(input: ApplyInput, branch: string, from: string | undefin
   // An interrupted earlier update was completed: decide again from the new tip.
   if (await recoverInterrupted(input, branch, marker, wt, from)) return applySync(input);
 
-  const status = await git.run(["status", "--porcelain=v1", "-z", "--untracked-files=no", "--ignore-submodules=none"], { cwd });
+  // No optional index refresh: a kill here must not leave an index.lock behind.
+  const status = await git.run(["status", "--porcelain=v1", "-z", "--untracked-files=no", "--ignore-submodules=none"], {
+    cwd,
+    env: { GIT_OPTIONAL_LOCKS: "0" },
+  });
   if (status.stdout.length) {
     const files = status.stdout.split("\0").filter(Boolean).length;
     return { kind: "waiting", branch, worktree: cwd, detail: `${files} file(s) with uncommitted changes` };
@@ -132,13 +137,61 @@ async function recoverInterrupted(input: ApplyInput, branch: string, marker: str
   const lockStat = await stat(lock).catch(() => undefined);
   // Only a lock born within the interrupted update is ours to remove.
   if (lockStat && lockStat.mtimeMs >= m.at - 2000 && lockStat.mtimeMs <= m.at + 10 * 60_000) await rm(lock, { force: true });
-  await rm(marker, { force: true });
-  if (m.from !== from || m.worktree !== cwd) return false;
-  const indexMatches = (await git.run(["diff-index", "--cached", "--quiet", m.to, "--"], { cwd, allowFail: true })).code === 0;
-  if (!indexMatches) return false;
-  await git.run(["update-index", "-q", "--refresh"], { cwd, allowFail: true });
-  const filesMatch = (await git.run(["diff-files", "--quiet"], { cwd, allowFail: true })).code === 0;
-  if (!filesMatch) return false;
+  // The marker stays until the update is finished or given up: a sync killed while
+  // recovering leaves it for the next one.
+  if (m.from !== from || m.worktree !== cwd || !(await onlyHalfUpdated(git, cwd, m.from, m.to))) {
+    await rm(marker, { force: true });
+    return false;
+  }
+  // Every changed path holds the old or the new version and nothing else is dirty:
+  // finishing the update loses nothing.
+  await git.run(["read-tree", "--reset", "-u", m.to], { cwd });
   await git.run(["update-ref", "-m", input.reflog, branchRef(branch), m.to, from]);
+  await rm(marker, { force: true });
   return true;
+}
+
+/** Paths `from`→`to` changes are each at one of the two versions; no other change anywhere. */
+async function onlyHalfUpdated(git: HostGit, cwd: string, from: string, to: string): Promise<boolean> {
+  const changed = (await git.out(["diff", "--name-only", "-z", "--no-renames", from, to])).split("\0").filter(Boolean);
+  if (!changed.length || changed.length > 5000) return false;
+  const set = new Set(changed);
+  await git.run(["update-index", "-q", "--refresh"], { cwd, allowFail: true });
+  const dirty = [
+    ...(await git.out(["diff-files", "--name-only", "-z"], { cwd })).split("\0"),
+    ...(await git.out(["diff-index", "--cached", "--name-only", "-z", from, "--"], { cwd })).split("\0"),
+  ].filter(Boolean);
+  if (dirty.some((p) => !set.has(p))) return false;
+  const blobs = async (commit: string) => {
+    const map = new Map<string, string>();
+    const out = await git.out(["ls-tree", "-r", "-z", "--full-tree", commit, "--", ...changed], { env: { GIT_LITERAL_PATHSPECS: "1" } });
+    for (const entry of out.split("\0").filter(Boolean)) {
+      const [meta, path] = [entry.slice(0, entry.indexOf("\t")), entry.slice(entry.indexOf("\t") + 1)];
+      map.set(path, meta.split(" ")[2]);
+    }
+    return map;
+  };
+  const [before, after] = [await blobs(from), await blobs(to)];
+  for (const path of changed) {
+    const current = await worktreeBlob(join(cwd, path));
+    if (current === before.get(path) || current === after.get(path)) continue;
+    // A file the killed update had created but not finished writing: a prefix of the new version.
+    const want = after.get(path);
+    if (!current || !want || current === "not-a-file") return false;
+    const data = await readFile(join(cwd, path));
+    const full = Buffer.from((await git.run(["cat-file", "blob", want], { encoding: "buffer" })).stdoutBytes ?? []);
+    if (data.length >= full.length || !full.subarray(0, data.length).equals(data)) return false;
+  }
+  return true;
+}
+
+/** The blob id a work-tree file would have (SHA-1 repositories), undefined when absent. */
+async function worktreeBlob(path: string): Promise<string | undefined> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return undefined;
+  let data: Buffer;
+  if (st.isSymbolicLink()) data = Buffer.from(await readlink(path));
+  else if (st.isFile()) data = await readFile(path);
+  else return "not-a-file";
+  return createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex");
 }

@@ -18,6 +18,8 @@ export interface GitResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout as bytes, with `encoding: "buffer"`. */
+  stdoutBytes?: Buffer;
 }
 
 export interface GitRunOptions {
@@ -27,8 +29,9 @@ export interface GitRunOptions {
   input?: string;
   /** Return a non-zero exit instead of throwing. */
   allowFail?: boolean;
-  /** Interpret stdout as binary-safe latin1 (unused for now; text by default). */
   timeoutMs?: number;
+  /** "buffer": keep stdout as bytes (blob contents). */
+  encoding?: "utf8" | "buffer";
 }
 
 const BASE_FLAGS = [
@@ -59,14 +62,16 @@ export function rawGit(args: string[], cwd: string, options: GitRunOptions = {})
     const child = execFile(
       "git",
       args,
-      { cwd, env: gitEnv(options.env), maxBuffer: 512 * 1024 * 1024, timeout: options.timeoutMs ?? 0, encoding: "utf8" },
-      (error, stdout, stderr) => {
+      { cwd, env: gitEnv(options.env), maxBuffer: 512 * 1024 * 1024, timeout: options.timeoutMs ?? 0, encoding: "buffer" },
+      (error, out, err) => {
+        const stdout = out.toString("utf8");
+        const stderr = err.toString("utf8");
         const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : -1) : 0;
         if (error && code === -1) {
           reject(new GitSyncError("git_failed", `git ${args[0]} could not run: ${error.message}`, { cause: error }));
           return;
         }
-        resolve({ code, stdout, stderr });
+        resolve({ code, stdout, stderr, stdoutBytes: options.encoding === "buffer" ? out : undefined });
       },
     );
     // git may exit without reading stdin (an error, or no input wanted): not our failure.

@@ -29,9 +29,18 @@ G() { git -c safe.directory='*' -c core.hooksPath=/dev/null -c commit.gpgSign=fa
 `;
 
 // Commit everything outstanding (the session's message); prints @@HEAD <sha> or @@HEAD none.
+// A sync killed midway (its host process died with the exec) leaves git's lock files;
+// our marker's pid being dead means the locks newer than it are ours to remove.
 const COMMIT_ALL = `
 G rev-parse --git-dir >/dev/null 2>&1 || fail "the sandbox's project directory is not a git repository any more"
 mkdir -p "${SANDBOX_DIR}"
+M="${SANDBOX_DIR}/running"
+if [ -f "$M" ]; then
+  P=$(cat "$M" 2>/dev/null)
+  if [ -z "$P" ] || ! kill -0 "$P" 2>/dev/null; then find .git -name '*.lock' -newer "$M" -exec rm -f {} + 2>/dev/null; fi
+fi
+echo $$ > "$M"
+trap 'rm -f "$M"' EXIT
 G add -A >"${SANDBOX_DIR}/add.log" 2>&1 || { cat "${SANDBOX_DIR}/add.log"; fail "git add failed"; }
 if ! G diff --cached --quiet 2>/dev/null; then
   G -c user.name="$OC_NAME" -c user.email="$OC_EMAIL" commit -q --no-verify -m "$OC_MSG" >"${SANDBOX_DIR}/commit.log" 2>&1 \\
@@ -68,7 +77,9 @@ if [ -n "\${OC_BASE:-}" ] && G cat-file -e "$OC_BASE^{commit}" 2>/dev/null; then
   EXCL="^$OC_BASE"
 fi
 G update-ref "${SANDBOX_SYNC_REF}" "$H" || fail "git update-ref failed"
-rm -f "$OC_BUNDLE"
+# Each sync writes its own file (a killed host's sync may still be running here);
+# bundles the host did not come back for are swept once they are old.
+find "${SANDBOX_DIR}" -name '*.bundle*' -mmin +2 -exec rm -f {} + 2>/dev/null
 G bundle create "$OC_BUNDLE" "${SANDBOX_SYNC_REF}" $EXCL >"${SANDBOX_DIR}/bundle.log" 2>&1 || { cat "${SANDBOX_DIR}/bundle.log"; fail "git bundle create failed"; }
 echo "@@BUNDLE $EXCL"
 `;

@@ -5,7 +5,7 @@
  * host-git.ts), serialized per repository by a lock in its git dir.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config.js";
 import { withLock } from "../core/lock.js";
@@ -62,6 +62,8 @@ export interface GitSyncOptions {
   titleOf?: (sessionID: string) => Promise<string | undefined>;
   /** How long a sync waits for another one on the same repository. */
   lockTimeoutMs?: number;
+  /** A lock not refreshed for this long was left by a killed process (min 2000). */
+  lockStaleMs?: number;
 }
 
 type Rec = SessionRecord & GitSyncRecordFields;
@@ -94,8 +96,27 @@ export class GitSync {
     return join(repo.commonDir, "opencode-sandboxed", "sync");
   }
 
+  /**
+   * Runs `fn` holding the repository's sync lock. A `running` marker found on entry
+   * means the previous holder was killed mid-way: ref locks it left on the refs sync
+   * writes (born after the marker) would block every later sync, so they go.
+   */
   private locked<T>(repo: RepoInfo, fn: () => Promise<T>): Promise<T> {
-    return withLock(this.lockPath(repo), fn, { staleMs: 10_000, timeoutMs: this.options.lockTimeoutMs ?? 10 * 60_000 });
+    return withLock(
+      this.lockPath(repo),
+      async () => {
+        const marker = join(repo.commonDir, "opencode-sandboxed", "running");
+        const left = await stat(marker).catch(() => undefined);
+        if (left) await sweepRefLocks(repo, this.options.config.sync.branchPrefix, left.mtimeMs - 1000);
+        await writeFile(marker, String(process.pid));
+        try {
+          return await fn();
+        } finally {
+          await rm(marker, { force: true });
+        }
+      },
+      { staleMs: this.options.lockStaleMs ?? 10_000, timeoutMs: this.options.lockTimeoutMs ?? 10 * 60_000 },
+    );
   }
 
   private async hostTmp(repo: RepoInfo, name: string): Promise<string> {
@@ -300,7 +321,7 @@ export class GitSync {
     base: string | undefined,
   ): Promise<{ head: string; bundle?: string; bytes: number; committed: boolean }> {
     const id = await this.who(this.git!);
-    const remote = sandboxPath(sandbox, "sync.bundle");
+    const remote = sandboxPath(sandbox, `sync-${randomBytes(6).toString("hex")}.bundle`);
     const { marks } = await runScript(sandbox, SYNC_SCRIPT, {
       OC_BASE: base ?? "",
       OC_BUNDLE: remote,
@@ -316,6 +337,8 @@ export class GitSync {
     const bytes = await sandbox.readFile(remote);
     const local = await this.hostTmp(repo, "sync");
     await writeFile(local, bytes);
+    // Best effort: the next sync sweeps what is left anyway.
+    void sandbox.exec(`rm -f "$OC_RM"`, { env: { OC_RM: remote }, timeoutMs: 30_000 }).catch(() => {});
     return { head, bundle: local, bytes: bytes.length, committed };
   }
 
@@ -464,5 +487,27 @@ export class GitSync {
     const kind = head && before === head ? "up_to_date" : "merged";
     const message = kind === "up_to_date" ? `${ref} is already part of the sandbox's branch.` : `Merged ${ref} (${commit.slice(0, 12)}) into the sandbox's branch.`;
     return { kind, head, conflicts: [], message };
+  }
+}
+
+/** Removes `*.lock` files newer than `since` under the refs sync writes, packed-refs.lock and index locks. */
+async function sweepRefLocks(repo: RepoInfo, prefix: string, since: number): Promise<void> {
+  const dirs = [join(repo.commonDir, "refs", "opencode-sandboxed"), join(repo.commonDir, "refs", "heads", ...prefix.split("/"))];
+  // Index locks too: the killed holder may have been updating a checked-out branch's files.
+  const candidates = [join(repo.commonDir, "packed-refs.lock"), join(repo.commonDir, "index.lock"), join(repo.gitDir, "index.lock")];
+  for (const w of await readdir(join(repo.commonDir, "worktrees")).catch(() => [] as string[]))
+    candidates.push(join(repo.commonDir, "worktrees", w, "index.lock"));
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory() && depth < 8) await walk(p, depth + 1);
+      else if (e.name.endsWith(".lock")) candidates.push(p);
+    }
+  };
+  for (const d of dirs) await walk(d, 0);
+  for (const c of candidates) {
+    const st = await stat(c).catch(() => undefined);
+    if (st && st.mtimeMs >= since) await rm(c, { recursive: true, force: true });
   }
 }
