@@ -149,7 +149,7 @@ function execOp(sock, st, req) {
   st.onClose = () => { if (!done) { aborted = true; killGroup(); } };
   child.on("error", (err) => {
     if (done) return;
-    done = true; clearTimeout(timer); fail(sock, err); sock.end();
+    done = true; clearTimeout(timer); fail(sock, err);
   });
   child.on("exit", (code, signal) => {
     clearTimeout(timer);
@@ -161,7 +161,7 @@ function execOp(sock, st, req) {
       const killed = timedOut || aborted;
       const exitCode = killed ? null : code ?? (signal ? 128 + (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGSEGV: 11, SIGABRT: 6, SIGPIPE: 13, SIGHUP: 1 })[signal] ?? 1) : 1);
       json(sock, "X", { exitCode, timedOut, aborted });
-      sock.end();
+      // The host closes the connection: ending it here could make the host's late writes (stdin, kill) fail with EPIPE before it has read the result.
       // Keep draining what background jobs print so they never see EPIPE.
       child.stdout.resume(); child.stderr.resume();
     };
@@ -174,8 +174,8 @@ function execOp(sock, st, req) {
 function readOp(sock, st, req) {
   const stream = fs.createReadStream(req.path, { highWaterMark: CHUNK });
   stream.on("data", (buf) => { if (!send(sock, "D", buf)) { stream.pause(); sock.once("drain", () => stream.resume()); } });
-  stream.on("error", (e) => { fail(sock, e); sock.end(); });
-  stream.on("end", () => { json(sock, "X", {}); sock.end(); });
+  stream.on("error", (e) => { fail(sock, e); });
+  stream.on("end", () => { json(sock, "X", {}); });
   st.onClose = () => stream.destroy();
 }
 
@@ -202,8 +202,8 @@ function writeOp(sock, st, req) {
         if (prev) await fh.chmod(prev.mode & 0o7777).catch(() => {});
         await fh.close(); fh = null;
         await fsp.rename(tmp, target);
-        json(sock, "X", {}); sock.end();
-      }).catch((e) => { cleanup(); fail(sock, e); sock.end(); });
+        json(sock, "X", {});
+      }).catch((e) => { cleanup(); fail(sock, e); });
     }
   };
   st.onClose = () => { if (!finished) chain.then(cleanup); };
@@ -225,7 +225,7 @@ function forwardOp(sock, st, req, reader) {
       sock.on("error", () => tcp.destroy());
       sock.on("close", () => tcp.destroy());
     });
-    tcp.once("error", (err) => (hosts.length > 1 ? tryConnect(hosts.slice(1)) : (fail(sock, err), sock.end())));
+    tcp.once("error", (err) => (hosts.length > 1 ? tryConnect(hosts.slice(1)) : (fail(sock, err))));
   };
   tryConnect(["127.0.0.1", "::1"]);
 }

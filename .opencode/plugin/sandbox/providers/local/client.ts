@@ -295,9 +295,11 @@ export class AgentClient {
           done({ exitCode: x.exitCode, output, timedOut: x.timedOut, aborted: x.aborted });
         }
       });
+      conn.socket.cork(); // one write for request, stdin and its end
       conn.send("Q", JSON.stringify({ op: "exec", ...rest }));
       if (stdin !== undefined && (typeof stdin === "string" ? stdin.length : stdin.byteLength)) conn.send("D", stdin);
       conn.send("E");
+      conn.socket.uncork();
       if (signal?.aborted) onAbort();
       else signal?.addEventListener("abort", onAbort, { once: true });
       return await result;
