@@ -4,7 +4,9 @@
  * servers inside in both network modes, big binary files round-trip.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { request } from "node:http";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { harness, type Harness } from "../support/local-harness.js";
@@ -34,12 +36,20 @@ async function until<T>(fn: () => Promise<T>, ms = 5000): Promise<T> {
   }
 }
 
-for (const network of ["none", "isolated"] as const) {
-  describe(`local sandbox commands (network ${network})`, () => {
+// The agent on this node, and on the opencode binary (Bun) as inside OpenCode.
+const OPENCODE = join(process.cwd(), "node_modules/opencode-linux-x64/bin/opencode");
+const configs = [
+  { network: "none" as const, runtime: undefined },
+  { network: "isolated" as const, runtime: undefined },
+  ...(existsSync(OPENCODE) ? [{ network: "none" as const, runtime: OPENCODE }] : []),
+];
+
+for (const { network, runtime } of configs) {
+  describe(`local sandbox commands (network ${network}, agent on ${runtime ? "opencode/Bun" : "node"})`, () => {
     let h: Harness;
     let sb: Sandbox;
     beforeAll(async () => {
-      h = await harness({ network });
+      h = await harness({ network, runtime });
       sb = await h.provider.create({ labels: { test: "exec" } });
     });
     afterAll(async () => {
@@ -83,6 +93,13 @@ for (const network of ["none", "isolated"] as const) {
       await new Promise((res) => setTimeout(res, 100));
       const ps = await sb.exec("ps -eo args");
       expect(ps.output).not.toMatch(/sleep 30[12]/);
+    });
+
+    it("a command that exits without reading a large stdin still returns its result", async () => {
+      for (let i = 0; i < 5; i++) {
+        const r = await sb.exec("echo quick", { stdin: Buffer.alloc(8 * 1024 * 1024, 120) });
+        expect(r).toMatchObject({ exitCode: 0, output: "quick\n" });
+      }
     });
 
     it("runs concurrent commands independently", async () => {
