@@ -22,7 +22,9 @@ const PRELUDE = `set -u
 fail() { echo "@@FAIL $*"; exit 1; }
 cd "$OC_DIR" || fail "no project directory $OC_DIR"
 FX=""
-for k in $(git -c safe.directory='*' config --name-only --get-regexp '^filter[.]' 2>/dev/null | sed -n 's/^filter[.]\\(.*\\)[.][^.]*$/\\1/p' | sort -u); do
+# One git call (no sed/sort): every process counts on a sync's critical path.
+for k in $(git -c safe.directory='*' config --name-only --get-regexp '^filter[.]' 2>/dev/null); do
+  k=\${k#filter.}; k=\${k%.*}
   FX="$FX -c filter.$k.smudge= -c filter.$k.clean= -c filter.$k.process= -c filter.$k.required=false"
 done
 G() { git -c safe.directory='*' -c core.hooksPath=/dev/null -c commit.gpgSign=false -c core.fsmonitor=false -c gc.auto=0 $FX "$@"; }
@@ -32,11 +34,11 @@ G() { git -c safe.directory='*' -c core.hooksPath=/dev/null -c commit.gpgSign=fa
 // A sync killed midway (its host process died with the exec) leaves git's lock files;
 // our marker's pid being dead means the locks newer than it are ours to remove.
 const COMMIT_ALL = `
-G rev-parse --git-dir >/dev/null 2>&1 || fail "the sandbox's project directory is not a git repository any more"
+[ -e .git ] || fail "the sandbox's project directory is not a git repository any more"
 mkdir -p "${SANDBOX_DIR}"
 M="${SANDBOX_DIR}/running"
 if [ -f "$M" ]; then
-  P=$(cat "$M" 2>/dev/null)
+  P=""; read -r P < "$M" 2>/dev/null
   if [ -z "$P" ] || ! kill -0 "$P" 2>/dev/null; then find .git -name '*.lock' -newer "$M" -exec rm -f {} + 2>/dev/null; fi
 fi
 echo $$ > "$M"
@@ -71,16 +73,19 @@ export const SYNC_SCRIPT =
   COMMIT_ALL +
   `
 [ "$H" = "\${OC_BASE:-}" ] && { echo "@@KNOWN"; exit 0; }
-EXCL=""
-if [ -n "\${OC_BASE:-}" ] && G cat-file -e "$OC_BASE^{commit}" 2>/dev/null; then
-  G merge-base --is-ancestor "$H" "$OC_BASE" 2>/dev/null && { echo "@@KNOWN"; exit 0; }
-  EXCL="^$OC_BASE"
-fi
 G update-ref "${SANDBOX_SYNC_REF}" "$H" || fail "git update-ref failed"
 # Each sync writes its own file (a killed host's sync may still be running here);
 # bundles the host did not come back for are swept once they are old.
 find "${SANDBOX_DIR}" -name '*.bundle*' -mmin +2 -exec rm -f {} + 2>/dev/null
-G bundle create "$OC_BUNDLE" "${SANDBOX_SYNC_REF}" $EXCL >"${SANDBOX_DIR}/bundle.log" 2>&1 || { cat "${SANDBOX_DIR}/bundle.log"; fail "git bundle create failed"; }
+EXCL=""
+[ -n "\${OC_BASE:-}" ] && EXCL="^$OC_BASE"
+if ! G bundle create "$OC_BUNDLE" "${SANDBOX_SYNC_REF}" $EXCL >"${SANDBOX_DIR}/bundle.log" 2>&1; then
+  # HEAD is contained in the base (the agent reset back): the host has it already.
+  grep -q "empty bundle" "${SANDBOX_DIR}/bundle.log" && { echo "@@KNOWN"; exit 0; }
+  # The base is gone here (gc'd after a reset): bundle everything.
+  EXCL=""
+  G bundle create "$OC_BUNDLE" "${SANDBOX_SYNC_REF}" >"${SANDBOX_DIR}/bundle.log" 2>&1 || { cat "${SANDBOX_DIR}/bundle.log"; fail "git bundle create failed"; }
+fi
 echo "@@BUNDLE $EXCL"
 `;
 
