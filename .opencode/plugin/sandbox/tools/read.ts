@@ -1,0 +1,302 @@
+/**
+ * read, as OpenCode 1.18.33's built-in (line-numbered `<path>/<type>/<content>` output,
+ * offset/limit, 2000-line and 50 KB caps, long lines cut, directories listed, images and
+ * PDFs as attachments, binary refused, suggestions for a missing file) — inside the sandbox.
+ */
+import * as path from "node:path";
+import { tool, type ToolContext } from "@opencode-ai/plugin";
+import type { Sandbox } from "../providers/provider.js";
+import type { ToolDeps } from "./deps.js";
+import { isKind, kindOf, locate, throwIfAborted } from "./file-util.js";
+import { hostToSandbox } from "./paths.js";
+import { assertExternalDirectory } from "./shared.js";
+
+export const READ_DESCRIPTION = `Read a file or directory from the local filesystem. If the path does not exist, an error is returned.
+
+Usage:
+- The filePath parameter should be an absolute path.
+- By default, this tool returns up to 2000 lines from the start of the file.
+- The offset parameter is the line number to start from (1-indexed).
+- To read later sections, call this tool again with a larger offset.
+- Use the grep tool to find specific content in large files or files with long lines.
+- If you are unsure of the correct file path, use the glob tool to look up filenames by glob pattern.
+- Contents are returned with each line prefixed by its line number as \`<line>: <content>\`. For example, if a file has contents "foo\\n", you will receive "1: foo\\n". For directories, entries are returned one per line (without line numbers) with a trailing \`/\` for subdirectories.
+- Any line longer than 2000 characters is truncated.
+- Call this tool in parallel when you know there are multiple files you want to read.
+- Avoid tiny repeated slices (30 line chunks). If you need more context, read a larger window.
+- This tool can read image files and PDFs and return them as file attachments.
+`;
+
+const DEFAULT_READ_LIMIT = 2000;
+const MAX_LINE_LENGTH = 2000;
+const MAX_LINE_SUFFIX = `... (line truncated to ${MAX_LINE_LENGTH} chars)`;
+const MAX_BYTES = 50 * 1024;
+const MAX_BYTES_LABEL = `${MAX_BYTES / 1024} KB`;
+const SAMPLE_BYTES = 4096;
+const ATTACHABLE_IMAGES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
+/** Instruction files the built-in picks up from the read file's directories (first found per directory). */
+const INSTRUCTION_FILES = ["AGENTS.md", "CLAUDE.md", "CONTEXT.md"];
+
+/** Extensions the built-in refuses as binary without looking at the bytes. */
+const BINARY_EXTENSIONS = new Set(
+  ".zip .tar .gz .exe .dll .so .class .jar .war .7z .doc .docx .xls .xlsx .ppt .pptx .odt .ods .odp .bin .dat .obj .o .a .lib .wasm .pyc .pyo".split(" "),
+);
+
+/** Extension → MIME for the types that decide attachment vs text (the built-in uses mime-types). */
+const EXTENSION_MIME: Record<string, string> = {
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".jpe": "image/jpeg",
+  ".gif": "image/gif",
+  ".webp": "image/webp",
+  ".pdf": "application/pdf",
+  ".bmp": "image/bmp",
+  ".svg": "image/svg+xml",
+};
+
+function startsWith(bytes: Uint8Array, signature: number[], at = 0): boolean {
+  if (bytes.length < at + signature.length) return false;
+  return signature.every((b, i) => bytes[at + i] === b);
+}
+
+/** Magic numbers first, then the extension — the built-in's order. */
+export function sniffMime(sample: Uint8Array, file: string): string {
+  if (startsWith(sample, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return "image/png";
+  if (startsWith(sample, [0xff, 0xd8, 0xff])) return "image/jpeg";
+  if (startsWith(sample, [0x47, 0x49, 0x46, 0x38])) return "image/gif";
+  if (startsWith(sample, [0x42, 0x4d])) return "image/bmp";
+  if (startsWith(sample, [0x25, 0x50, 0x44, 0x46, 0x2d])) return "application/pdf";
+  if (startsWith(sample, [0x52, 0x49, 0x46, 0x46]) && startsWith(sample, [0x57, 0x45, 0x42, 0x50], 8)) return "image/webp";
+  return EXTENSION_MIME[path.extname(file).toLowerCase()] ?? "application/octet-stream";
+}
+
+/** The built-in's binary test: known extension, a NUL byte, or >30% control characters in the first 4 KB. */
+export function looksBinary(file: string, sample: Uint8Array): boolean {
+  if (BINARY_EXTENSIONS.has(path.extname(file).toLowerCase())) return true;
+  if (sample.length === 0) return false;
+  let control = 0;
+  for (const byte of sample) {
+    if (byte === 0) return true;
+    if (byte < 9 || (byte > 13 && byte < 32)) control++;
+  }
+  return control / sample.length > 0.3;
+}
+
+/** Lines as the built-in's stream splits them: \n, \r\n and a lone \r all end a line; no empty last line. */
+export function splitLines(text: string): string[] {
+  const lines: string[] = [];
+  const re = /\r\n|\n|\r/g;
+  let start = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    lines.push(text.slice(start, m.index));
+    start = m.index + m[0].length;
+  }
+  if (start < text.length) lines.push(text.slice(start));
+  return lines;
+}
+
+interface Window {
+  raw: string[];
+  /** Lines seen: the whole file, unless the byte cap stopped the scan early. */
+  count: number;
+  cut: boolean;
+  more: boolean;
+  offset: number;
+}
+
+function window(lines: string[], offset: number, limit: number): Window {
+  const skip = offset - 1;
+  const raw: string[] = [];
+  let bytes = 0;
+  let count = 0;
+  let more = false;
+  for (const line of lines) {
+    count++;
+    if (count <= skip) continue;
+    if (raw.length >= limit) {
+      more = true;
+      continue;
+    }
+    const shown = line.length > MAX_LINE_LENGTH ? line.substring(0, MAX_LINE_LENGTH) + MAX_LINE_SUFFIX : line;
+    const size = Buffer.byteLength(shown, "utf-8") + (raw.length > 0 ? 1 : 0);
+    if (bytes + size > MAX_BYTES) return { raw, count, cut: true, more: true, offset };
+    raw.push(shown);
+    bytes += size;
+  }
+  return { raw, count, cut: false, more, offset };
+}
+
+async function listDirectory(sandbox: Sandbox, dir: string): Promise<string[]> {
+  const entries = await sandbox.readDir(dir);
+  const names = await Promise.all(
+    entries.map(async (e) => {
+      if (e.type === "directory") return e.name + "/";
+      if (e.type !== "symlink") return e.name;
+      return (await kindOf(sandbox, path.posix.join(dir, e.name))) === "directory" ? e.name + "/" : e.name;
+    }),
+  );
+  return names.sort((a, b) => a.localeCompare(b));
+}
+
+/** The built-in's "File not found" with up to three similarly named siblings. */
+async function notFound(sandbox: Sandbox, shown: string, inSandbox: string): Promise<never> {
+  const dir = path.dirname(shown);
+  const base = path.basename(shown).toLowerCase();
+  let suggestions: string[] = [];
+  try {
+    suggestions = (await sandbox.readDir(path.posix.dirname(inSandbox)))
+      .map((e) => e.name)
+      .filter((name) => name.toLowerCase().includes(base) || base.includes(name.toLowerCase()))
+      .map((name) => path.join(dir, name))
+      .slice(0, 3);
+  } catch {}
+  if (suggestions.length > 0) throw new Error(`File not found: ${shown}\n\nDid you mean one of these?\n${suggestions.join("\n")}`);
+  throw new Error(`File not found: ${shown}`);
+}
+
+/**
+ * AGENTS.md/CLAUDE.md/CONTEXT.md in the directories between the file and the project root,
+ * once per session — the built-in appends them as a <system-reminder> (it reads them from
+ * the host; here they come from the sandbox, where the agent's edits are).
+ */
+async function nearbyInstructions(
+  deps: ToolDeps,
+  sandbox: Sandbox,
+  claimed: Set<string>,
+  hostFile: string,
+): Promise<{ filepath: string; content: string }[]> {
+  const root = path.resolve(deps.directory);
+  const found: { filepath: string; content: string }[] = [];
+  for (let dir = path.dirname(hostFile); dir.startsWith(root) && dir !== root; dir = path.dirname(dir)) {
+    const candidates = INSTRUCTION_FILES.map((name) => path.join(dir, name));
+    const present = await Promise.all(candidates.map((c) => sandbox.stat(hostToSandbox(c, deps.directory, sandbox.projectDir)).catch(() => null)));
+    const hit = candidates.find((_, i) => present[i] !== null);
+    if (!hit || hit === hostFile || claimed.has(hit)) continue;
+    claimed.add(hit);
+    let content = "";
+    try {
+      content = new TextDecoder().decode(await sandbox.readFile(hostToSandbox(hit, deps.directory, sandbox.projectDir)));
+    } catch {}
+    if (content) found.push({ filepath: hit, content: `Instructions from: ${hit}\n${content}` });
+  }
+  return found;
+}
+
+export function readTool(deps: ToolDeps) {
+  // Instruction files already shown per session (the built-in tracks them through the message history).
+  const claims = new Map<string, Set<string>>();
+
+  async function execute(args: { filePath: string; offset?: number; limit?: number }, ctx: ToolContext) {
+    const { sandbox, target } = await locate(deps, ctx, args.filePath, "resolve");
+    const shown = target.display;
+    const worktree = ctx.worktree || deps.directory;
+    const title = path.relative(worktree, shown);
+
+    const kind = await kindOf(sandbox, target.sandbox);
+    await assertExternalDirectory(ctx, shown, kind === "directory" ? "directory" : "file");
+    await ctx.ask({ permission: "read", patterns: [path.relative(worktree, shown)], always: ["*"], metadata: {} });
+    throwIfAborted(ctx.abort);
+    if (!kind) return notFound(sandbox, shown, target.sandbox);
+
+    if (kind === "directory") {
+      const entries = await listDirectory(sandbox, target.sandbox);
+      const limit = args.limit ?? DEFAULT_READ_LIMIT;
+      const offset = args.offset || 1;
+      const start = offset - 1;
+      const slice = entries.slice(start, start + limit);
+      const truncated = start + slice.length < entries.length;
+      return {
+        title,
+        output: [
+          `<path>${shown}</path>`,
+          "<type>directory</type>",
+          "<entries>",
+          slice.join("\n"),
+          truncated
+            ? `\n(Showing ${slice.length} of ${entries.length} entries. Use 'offset' parameter to read beyond entry ${offset + slice.length})`
+            : `\n(${entries.length} entries)`,
+          "</entries>",
+        ].join("\n"),
+        metadata: {
+          preview: slice.slice(0, 20).join("\n"),
+          truncated,
+          loaded: [] as string[],
+          display: { type: "directory", path: shown, entries: slice, offset, totalEntries: entries.length, truncated },
+        },
+      };
+    }
+
+    let bytes: Uint8Array;
+    try {
+      bytes = await sandbox.readFile(target.sandbox);
+    } catch (error) {
+      if (isKind(error, "file_not_found")) return notFound(sandbox, shown, target.sandbox);
+      throw error;
+    }
+    throwIfAborted(ctx.abort);
+    const sample = bytes.subarray(0, SAMPLE_BYTES);
+    const mime = sniffMime(sample, shown);
+    if (ATTACHABLE_IMAGES.has(mime) || mime === "application/pdf") {
+      const msg = mime === "application/pdf" ? "PDF read successfully" : "Image read successfully";
+      return {
+        title,
+        output: msg,
+        metadata: { preview: msg, truncated: false, loaded: [] as string[] },
+        attachments: [{ type: "file" as const, mime, url: `data:${mime};base64,${Buffer.from(bytes).toString("base64")}` }],
+      };
+    }
+    if (looksBinary(shown, sample)) throw new Error(`Cannot read binary file: ${shown}`);
+
+    // The built-in decodes without ignoreBOM, so a leading BOM is not shown; bad UTF-8 becomes U+FFFD.
+    const text = new TextDecoder("utf-8").decode(bytes);
+    const win = window(splitLines(text), args.offset || 1, args.limit ?? DEFAULT_READ_LIMIT);
+    if (win.count < win.offset && !(win.count === 0 && win.offset === 1))
+      throw new Error(`Offset ${win.offset} is out of range for this file (${win.count} lines)`);
+
+    let output = [`<path>${shown}</path>`, "<type>file</type>", "<content>\n"].join("\n");
+    output += win.raw.map((line, i) => `${i + win.offset}: ${line}`).join("\n");
+    const last = win.offset + win.raw.length - 1;
+    const next = last + 1;
+    const truncated = win.more || win.cut;
+    if (win.cut) output += `\n\n(Output capped at ${MAX_BYTES_LABEL}. Showing lines ${win.offset}-${last}. Use offset=${next} to continue.)`;
+    else if (win.more) output += `\n\n(Showing lines ${win.offset}-${last} of ${win.count}. Use offset=${next} to continue.)`;
+    else output += `\n\n(End of file - total ${win.count} lines)`;
+    output += "\n</content>";
+
+    let claimed = claims.get(ctx.sessionID);
+    if (!claimed) claims.set(ctx.sessionID, (claimed = new Set()));
+    const instructions = target.inProject ? await nearbyInstructions(deps, sandbox, claimed, target.host) : [];
+    if (instructions.length > 0)
+      output += `\n\n<system-reminder>\n${instructions.map((i) => i.content).join("\n\n")}\n</system-reminder>`;
+
+    return {
+      title,
+      output,
+      metadata: {
+        preview: win.raw.slice(0, 20).join("\n"),
+        truncated,
+        loaded: instructions.map((i) => i.filepath),
+        display: {
+          type: "file",
+          path: shown,
+          text: win.raw.join("\n"),
+          lineStart: win.offset,
+          lineEnd: last,
+          totalLines: win.count,
+          truncated,
+        },
+      },
+    };
+  }
+
+  return tool({
+    description: READ_DESCRIPTION,
+    args: {
+      filePath: tool.schema.string().describe("The absolute path to the file or directory to read"),
+      offset: tool.schema.number().int().min(0).optional().describe("The line number to start reading from (1-indexed)"),
+      limit: tool.schema.number().int().min(0).optional().describe("The maximum number of lines to read (defaults to 2000)"),
+    },
+    execute,
+  });
+}
