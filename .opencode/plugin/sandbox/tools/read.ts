@@ -33,6 +33,13 @@ const MAX_LINE_SUFFIX = `... (line truncated to ${MAX_LINE_LENGTH} chars)`;
 const MAX_BYTES = 50 * 1024;
 const MAX_BYTES_LABEL = `${MAX_BYTES / 1024} KB`;
 const SAMPLE_BYTES = 4096;
+/**
+ * OpenCode cuts every *plugin* tool's output at these (Truncate.MAX_LINES/MAX_BYTES) and
+ * points the model at a host file; the built-in read is exempt. So at the very edge the
+ * window shrinks to keep the whole answer, envelope included, under them.
+ */
+const OUTPUT_MAX_LINES = 2000;
+const OUTPUT_MAX_BYTES = 51200;
 const ATTACHABLE_IMAGES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
 /** Instruction files the built-in picks up from the read file's directories (first found per directory). */
 const INSTRUCTION_FILES = ["AGENTS.md", "CLAUDE.md", "CONTEXT.md"];
@@ -105,24 +112,29 @@ interface Window {
   offset: number;
 }
 
-function window(lines: string[], offset: number, limit: number): Window {
+/** `room`: what the numbered lines may take of OpenCode's output cap (prefixes included). */
+function window(lines: string[], offset: number, limit: number, room: { lines: number; bytes: number }): Window {
   const skip = offset - 1;
   const raw: string[] = [];
   let bytes = 0;
+  let outBytes = 0;
   let count = 0;
   let more = false;
+  const cap = Math.min(limit, room.lines);
   for (const line of lines) {
     count++;
     if (count <= skip) continue;
-    if (raw.length >= limit) {
+    if (raw.length >= cap) {
       more = true;
       continue;
     }
     const shown = line.length > MAX_LINE_LENGTH ? line.substring(0, MAX_LINE_LENGTH) + MAX_LINE_SUFFIX : line;
     const size = Buffer.byteLength(shown, "utf-8") + (raw.length > 0 ? 1 : 0);
-    if (bytes + size > MAX_BYTES) return { raw, count, cut: true, more: true, offset };
+    const prefix = `${count}: `.length;
+    if (bytes + size > MAX_BYTES || outBytes + size + prefix > room.bytes) return { raw, count, cut: true, more: true, offset };
     raw.push(shown);
     bytes += size;
+    outBytes += size + prefix;
   }
   return { raw, count, cut: false, more, offset };
 }
@@ -205,6 +217,16 @@ export function readTool(deps: ToolDeps) {
       const offset = args.offset || 1;
       const start = offset - 1;
       const slice = entries.slice(start, start + limit);
+      // Keep the listing under OpenCode's plugin-output cap (see OUTPUT_MAX_LINES).
+      const envelope = `<path>${shown}</path>\n<type>directory</type>\n<entries>\n\n(Showing 9999999999 of 9999999999 entries. Use 'offset' parameter to read beyond entry 9999999999)\n</entries>`;
+      let budget = OUTPUT_MAX_BYTES - Buffer.byteLength(envelope, "utf-8");
+      let fit = 0;
+      while (fit < slice.length && fit < OUTPUT_MAX_LINES - 6) {
+        budget -= Buffer.byteLength(slice[fit], "utf-8") + 1;
+        if (budget < 0) break;
+        fit++;
+      }
+      slice.length = fit;
       const truncated = start + slice.length < entries.length;
       return {
         title,
@@ -248,13 +270,29 @@ export function readTool(deps: ToolDeps) {
     }
     if (looksBinary(shown, sample)) throw new Error(`Cannot read binary file: ${shown}`);
 
+    let claimed = claims.get(ctx.sessionID);
+    if (!claimed) claims.set(ctx.sessionID, (claimed = new Set()));
+    const instructions = target.inProject ? await nearbyInstructions(deps, sandbox, claimed, target.host) : [];
+    const reminder =
+      instructions.length > 0 ? `\n\n<system-reminder>\n${instructions.map((i) => i.content).join("\n\n")}\n</system-reminder>` : "";
+
+    const header = [`<path>${shown}</path>`, "<type>file</type>", "<content>\n"].join("\n");
+    // Widest trailer the window can produce, to reserve its room.
+    const n = "9".repeat(16);
+    const trailerReserve = `\n\n(Output capped at ${MAX_BYTES_LABEL}. Showing lines ${n}-${n} of ${n}. Use offset=${n} to continue.)\n</content>`;
+    const envelope = header + trailerReserve + reminder;
+    const room = {
+      lines: Math.max(0, OUTPUT_MAX_LINES - envelope.split("\n").length + 1),
+      bytes: OUTPUT_MAX_BYTES - Buffer.byteLength(envelope, "utf-8"),
+    };
+
     // The built-in decodes without ignoreBOM, so a leading BOM is not shown; bad UTF-8 becomes U+FFFD.
     const text = new TextDecoder("utf-8").decode(bytes);
-    const win = window(splitLines(text), args.offset || 1, args.limit ?? DEFAULT_READ_LIMIT);
+    const win = window(splitLines(text), args.offset || 1, args.limit ?? DEFAULT_READ_LIMIT, room);
     if (win.count < win.offset && !(win.count === 0 && win.offset === 1))
       throw new Error(`Offset ${win.offset} is out of range for this file (${win.count} lines)`);
 
-    let output = [`<path>${shown}</path>`, "<type>file</type>", "<content>\n"].join("\n");
+    let output = header;
     output += win.raw.map((line, i) => `${i + win.offset}: ${line}`).join("\n");
     const last = win.offset + win.raw.length - 1;
     const next = last + 1;
@@ -262,13 +300,7 @@ export function readTool(deps: ToolDeps) {
     if (win.cut) output += `\n\n(Output capped at ${MAX_BYTES_LABEL}. Showing lines ${win.offset}-${last}. Use offset=${next} to continue.)`;
     else if (win.more) output += `\n\n(Showing lines ${win.offset}-${last} of ${win.count}. Use offset=${next} to continue.)`;
     else output += `\n\n(End of file - total ${win.count} lines)`;
-    output += "\n</content>";
-
-    let claimed = claims.get(ctx.sessionID);
-    if (!claimed) claims.set(ctx.sessionID, (claimed = new Set()));
-    const instructions = target.inProject ? await nearbyInstructions(deps, sandbox, claimed, target.host) : [];
-    if (instructions.length > 0)
-      output += `\n\n<system-reminder>\n${instructions.map((i) => i.content).join("\n\n")}\n</system-reminder>`;
+    output += "\n</content>" + reminder;
 
     return {
       title,

@@ -30,7 +30,8 @@ export function writeTool(deps: ToolDeps) {
     await withFileLock(`${sandbox.id}:${target.sandbox}`, async () => {
       const kind = await kindOf(sandbox, target.sandbox);
       exists = kind !== undefined;
-      if (kind === "directory") throw new Error(`Path is a directory, not a file: ${file}`);
+      // The built-in fails reading the old content; this is its (Effect PlatformError) wording.
+      if (kind === "directory") throw new Error(`BadResource: FileSystem.readFile (${file})`);
       const old = exists ? await readTextWithBom(sandbox, target.sandbox) : { bom: false, text: "" };
       const next = splitBom(args.content);
       const { diff } = fileDiff(file, old.text, next.text);
