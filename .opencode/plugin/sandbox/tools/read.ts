@@ -179,20 +179,29 @@ async function nearbyInstructions(
   hostFile: string,
 ): Promise<{ filepath: string; content: string }[]> {
   const root = path.resolve(deps.directory);
-  const found: { filepath: string; content: string }[] = [];
-  for (let dir = path.dirname(hostFile); dir.startsWith(root) && dir !== root; dir = path.dirname(dir)) {
-    const candidates = INSTRUCTION_FILES.map((name) => path.join(dir, name));
-    const present = await Promise.all(candidates.map((c) => sandbox.stat(hostToSandbox(c, deps.directory, sandbox.projectDir)).catch(() => null)));
-    const hit = candidates.find((_, i) => present[i] !== null);
-    if (!hit || hit === hostFile || claimed.has(hit)) continue;
+  const dirs: string[] = [];
+  for (let dir = path.dirname(hostFile); dir.startsWith(root) && dir !== root; dir = path.dirname(dir)) dirs.push(dir);
+  if (dirs.length === 0) return [];
+  const inSandbox = (p: string) => hostToSandbox(p, deps.directory, sandbox.projectDir);
+  // One round of stats for every level at once: each is a sandbox round trip.
+  const candidates = dirs.map((dir) => INSTRUCTION_FILES.map((name) => path.join(dir, name)));
+  const present = await Promise.all(candidates.flat().map((c) => sandbox.stat(inSandbox(c)).catch(() => null)));
+  const hits: string[] = [];
+  candidates.forEach((level, i) => {
+    const hit = level.find((_, j) => present[i * INSTRUCTION_FILES.length + j] !== null);
+    if (!hit || hit === hostFile || claimed.has(hit)) return;
     claimed.add(hit);
-    let content = "";
-    try {
-      content = new TextDecoder().decode(await sandbox.readFile(hostToSandbox(hit, deps.directory, sandbox.projectDir)));
-    } catch {}
-    if (content) found.push({ filepath: hit, content: `Instructions from: ${hit}\n${content}` });
-  }
-  return found;
+    hits.push(hit);
+  });
+  const contents = await Promise.all(
+    hits.map((hit) =>
+      sandbox
+        .readFile(inSandbox(hit))
+        .then((bytes) => new TextDecoder().decode(bytes))
+        .catch(() => ""),
+    ),
+  );
+  return hits.flatMap((hit, i) => (contents[i] ? [{ filepath: hit, content: `Instructions from: ${hit}\n${contents[i]}` }] : []));
 }
 
 export function readTool(deps: ToolDeps) {
