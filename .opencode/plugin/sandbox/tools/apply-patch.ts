@@ -5,9 +5,9 @@
  */
 import * as path from "node:path";
 import { tool, type ToolContext } from "@opencode-ai/plugin";
-import type { Sandbox } from "../providers/provider.js";
+import { isSandboxError, type Sandbox } from "../providers/provider.js";
 import type { ToolDeps } from "./deps.js";
-import { fileDiff, isKind, joinBom, kindOf, readTextWithBom, removeFile, splitBom, throwIfAborted } from "./file-util.js";
+import { fileDiff, joinBom, kindOf, readTextWithBom, removeFile, splitBom, throwIfAborted } from "./file-util.js";
 import { deriveNewContents, parsePatch, type Hunk } from "./patch-parser.js";
 import { resolveToolPath, type ToolPath } from "./paths.js";
 import { assertExternalDirectory } from "./shared.js";
@@ -107,7 +107,7 @@ export function applyPatchTool(deps: ToolDeps) {
           current = await readTextWithBom(sandbox, file.sandbox);
         } catch (error) {
           // The built-in surfaces its filesystem error here; this is its wording (Effect PlatformError).
-          const tag = isKind(error, "is_directory", "not_directory") ? "BadResource" : isKind(error, "permission_denied") ? "PermissionDenied" : "NotFound";
+          const tag = isSandboxError(error, "is_directory", "not_directory") ? "BadResource" : isSandboxError(error, "permission_denied") ? "PermissionDenied" : "NotFound";
           throw verification(`${tag}: FileSystem.readFile (${file.display})`);
         }
         const d = fileDiff(file.display, current.text, "");

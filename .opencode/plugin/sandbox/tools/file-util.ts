@@ -5,7 +5,7 @@
 import type { ToolContext } from "@opencode-ai/plugin";
 import { isSandboxError, type Sandbox } from "../providers/provider.js";
 import type { ToolDeps } from "./deps.js";
-import { resolveToolPath, type RelativeMode, type ToolPath } from "./paths.js";
+import { assertValidPath, resolveToolPath, type RelativeMode, type ToolPath } from "./paths.js";
 
 const BOM = "\uFEFF";
 
@@ -25,13 +25,9 @@ export function joinBom(text: string, bom: boolean): string {
   return bom ? BOM + plain : plain;
 }
 
-/** Bytes → text like the built-ins' editors: invalid sequences become U+FFFD, the BOM is kept for splitBom. */
-export function decodeKeepBom(bytes: Uint8Array): string {
-  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
-}
-
+/** A file's text as the built-in editors see it: invalid UTF-8 becomes U+FFFD, the BOM split off. */
 export async function readTextWithBom(sandbox: Sandbox, file: string): Promise<BomText> {
-  return splitBom(decodeKeepBom(await sandbox.readFile(file)));
+  return splitBom(new TextDecoder("utf-8", { ignoreBOM: true }).decode(await sandbox.readFile(file)));
 }
 
 /** The session's sandbox plus the path mapped into it. */
@@ -42,7 +38,7 @@ export async function locate(
   mode: RelativeMode,
 ): Promise<{ sandbox: Sandbox; target: ToolPath }> {
   // Validate before getting a sandbox: a NUL byte is the model's mistake, not a reason to boot one.
-  resolveToolPath(filePath, deps.directory, "/", mode);
+  assertValidPath(filePath);
   const sandbox = await deps.sandboxFor(ctx.sessionID);
   return { sandbox, target: resolveToolPath(filePath, deps.directory, sandbox.projectDir, mode) };
 }
@@ -57,7 +53,7 @@ export async function kindOf(sandbox: Sandbox, p: string): Promise<"file" | "dir
     await sandbox.readDir(p);
     return "directory";
   } catch (error) {
-    if (isKind(error, "file_not_found")) return undefined;
+    if (isSandboxError(error, "file_not_found")) return undefined;
     return "file";
   }
 }
@@ -71,11 +67,6 @@ export async function removeFile(sandbox: Sandbox, file: string, signal?: AbortS
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new Error("Aborted");
-}
-
-/** Is this a SandboxError of one of the given kinds (helper that reads nicer at call sites). */
-export function isKind(error: unknown, ...kinds: Parameters<typeof isSandboxError>[1][]): boolean {
-  return isSandboxError(error, ...kinds);
 }
 
 // ---------------------------------------------------------------------------------------

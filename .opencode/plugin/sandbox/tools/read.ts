@@ -5,9 +5,9 @@
  */
 import * as path from "node:path";
 import { tool, type ToolContext } from "@opencode-ai/plugin";
-import type { Sandbox } from "../providers/provider.js";
+import { isSandboxError, type Sandbox } from "../providers/provider.js";
 import type { ToolDeps } from "./deps.js";
-import { isKind, kindOf, locate, throwIfAborted } from "./file-util.js";
+import { kindOf, locate, throwIfAborted } from "./file-util.js";
 import { hostToSandbox } from "./paths.js";
 import { assertExternalDirectory } from "./shared.js";
 
@@ -262,7 +262,7 @@ export function readTool(deps: ToolDeps) {
     try {
       bytes = await sandbox.readFile(target.sandbox);
     } catch (error) {
-      if (isKind(error, "file_not_found")) return notFound(sandbox, shown, target.sandbox);
+      if (isSandboxError(error, "file_not_found")) return notFound(sandbox, shown, target.sandbox);
       throw error;
     }
     throwIfAborted(ctx.abort);
