@@ -234,3 +234,37 @@ describe("write", () => {
 
   afterEach(() => rmSync(join(env.root, "..", "outside-write.txt"), { force: true }));
 });
+
+describe("metadata diff (jsdiff createTwoFilesPatch + trimDiff, as recorded from the built-in)", () => {
+  const head = (f: string) => `Index: ${f}\n===================================================================\n--- ${f}\n+++ ${f}\n`;
+  it.each([
+    ["changed lines", "one\ntwo\nthree\n", "uno\ndos\nthree\n", "@@ -1,3 +1,3 @@\n-one\n-two\n+uno\n+dos\n three\n", 2, 2],
+    [
+      "fuzzy block replaced",
+      "function a() {\n  const x = 1;\n  const y = 2;\n  return x + y;\n}\n",
+      "function a() {\n  return 3;\n}\n",
+      "@@ -1,5 +1,3 @@\n function a() {\n-  const x = 1;\n-  const y = 2;\n-  return x + y;\n+  return 3;\n }\n",
+      1,
+      3,
+    ],
+    ["new file", "", "hi\n", "@@ -0,0 +1,1 @@\n+hi\n", 1, 0],
+    ["deleted file", "delete me\nplease\n", "", "@@ -1,2 +0,0 @@\n-delete me\n-please\n", 0, 2],
+    ["common indentation trimmed", "  alpha   beta  \n", "gamma\n", "@@ -1,1 +1,1 @@\n-  alpha   beta  \n+gamma\n", 1, 1],
+    // not recorded: jsdiff's marker for a missing final newline
+    ["no final newline", "a\nb", "a\nc", "@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n", 1, 1],
+  ])("%s", async (_name, before, after, hunks, additions, deletions) => {
+    const { fileDiff } = await import("../../.opencode/plugin/sandbox/tools/file-util.js");
+    expect(fileDiff("/p/f", before, after)).toEqual({ diff: head("/p/f") + hunks, additions, deletions });
+  });
+});
+
+describe("abort", () => {
+  it("an aborted call writes nothing", async () => {
+    const { ctx, controller } = fakeCtx();
+    controller.abort();
+    await expect(run(writeTool(env.deps), { filePath: `${H}/aborted.txt`, content: "x" }, ctx)).rejects.toThrow(/Abort/);
+    await expect(run(editTool(env.deps), { filePath: `${H}/a.txt`, oldString: "line1", newString: "x" }, ctx)).rejects.toThrow(/Abort/);
+    expect(existsSync(join(env.root, "aborted.txt"))).toBe(false);
+    expect(content("a.txt")).toBe(SEED["a.txt"]);
+  });
+});
