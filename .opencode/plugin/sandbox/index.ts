@@ -12,8 +12,11 @@ import { createToaster } from "./core/toast.js";
 import { createProvider } from "./providers/factory.js";
 import { isSandboxError, type SandboxProvider } from "./providers/provider.js";
 import type { PluginContext } from "./plugins/context.js";
+import { createGitSync, gitSyncPlugin } from "./plugins/git-sync.js";
 import { sessionCleanupPlugin } from "./plugins/session-cleanup.js";
 import { systemPromptPlugin } from "./plugins/system-prompt.js";
+import { toolsPlugin } from "./plugins/tools.js";
+import { sandboxMergeTool } from "./git/merge-tool.js";
 import type { ToolDeps } from "./tools/deps.js";
 import { previewUrlTool } from "./tools/preview-url.js";
 
@@ -50,12 +53,14 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
     log,
     onCorrupt: () => manager.markCorrupt(),
   });
+  const gitSync = createGitSync({ directory, config, log, toast, store, manager: () => manager, client: input.client as never });
   const manager: SessionManager = new SessionManager({
     projectId: input.project?.id ?? "global",
     store,
     log,
     toast,
     env: config.sandboxEnv,
+    seed: gitSync.seed,
     provider: () => {
       if (configError) return Promise.reject(configError);
       return (provider ??= createProvider(config, log));
@@ -86,10 +91,18 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
   };
   const ctx: PluginContext = { input, directory, config, manager, log, toast, deps };
 
+  const git = gitSyncPlugin({ gitSync, manager, config, log, toast });
+  const ownTools = {
+    preview_url: previewUrlTool(deps),
+    sandbox_merge: sandboxMergeTool(gitSync, (id) => manager.rootOf(id)),
+  };
+
   const hooks = mergeHooks([
-    { tool: { preview_url: previewUrlTool(deps) } },
-    sessionCleanupPlugin(ctx),
+    { tool: ownTools },
+    toolsPlugin(deps, { otherTools: Object.keys(ownTools) }),
+    sessionCleanupPlugin(ctx, (id) => git.syncSession(id, "delete")),
     systemPromptPlugin(ctx),
+    git.hooks,
     {
       async event({ event }) {
         const e = event as { type: string; properties?: { info?: { id?: string; parentID?: string } } };

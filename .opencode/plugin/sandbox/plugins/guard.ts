@@ -36,7 +36,7 @@ export function refusal(id: string): string {
   const why = HOST_BUILTINS[id] ?? "it is not sandboxed (an MCP server's tool, a custom tool, or a built-in this plugin does not know), so it would run on the host, outside this session's sandbox";
   const prefix = id.includes("_") ? id.slice(0, id.indexOf("_")) : "";
   const wildcard = prefix ? ` (or ["${prefix}_*"] for every tool of an MCP server named ${prefix})` : "";
-  return `opencode-sandboxed refused the tool "${id}": ${why}. Use the sandboxed tools (bash, read, write, edit, glob, grep, webfetch) instead. If the user trusts "${id}" to run on the host, they can allow it with the plugin option allowHostTools in opencode.json, e.g. "allowHostTools": ["${id}"]${wildcard}.`;
+  return `opencode-sandboxed refused the tool "${id}": ${why}. Use the sandboxed tools (bash, read, write, edit, apply_patch, glob, grep, webfetch) instead. If the user trusts "${id}" to run on the host, they can allow it with the plugin option allowHostTools in opencode.json, e.g. "allowHostTools": ["${id}"]${wildcard}.`;
 }
 
 export interface GuardOptions {

@@ -4,19 +4,15 @@
  * whatever else would run on the host.
  */
 import type { Hooks } from "@opencode-ai/plugin";
-// TODO(issue 4): enable when the other engineer lands tools/apply-patch.ts
-// import { applyPatchTool } from "../tools/apply-patch.js";
+import { applyPatchTool } from "../tools/apply-patch.js";
 import { bashTool } from "../tools/bash.js";
 import type { ToolDeps } from "../tools/deps.js";
-// TODO(issue 4): enable when the other engineer lands tools/edit.ts
-// import { editTool } from "../tools/edit.js";
+import { editTool } from "../tools/edit.js";
 import { globTool } from "../tools/glob.js";
 import { grepTool } from "../tools/grep.js";
-// TODO(issue 4): enable when the other engineer lands tools/read.ts
-// import { readTool } from "../tools/read.js";
+import { readTool } from "../tools/read.js";
 import { webfetchTool } from "../tools/webfetch.js";
-// TODO(issue 4): enable when the other engineer lands tools/write.ts
-// import { writeTool } from "../tools/write.js";
+import { writeTool } from "../tools/write.js";
 import { createGuard } from "./guard.js";
 
 export interface ToolsPluginOptions {
@@ -27,16 +23,16 @@ export interface ToolsPluginOptions {
 export function toolsPlugin(deps: ToolDeps, options: ToolsPluginOptions = {}): Pick<Hooks, "tool" | "tool.execute.before"> {
   const tool = {
     bash: bashTool(deps),
-    // read: readTool(deps),
-    // write: writeTool(deps),
-    // edit: editTool(deps),
-    // apply_patch: applyPatchTool(deps),
+    read: readTool(deps),
+    write: writeTool(deps),
+    edit: editTool(deps),
+    apply_patch: applyPatchTool(deps),
     glob: globTool(deps),
     grep: grepTool(deps),
     webfetch: webfetchTool(deps),
   };
   const guard = createGuard({
-    sandboxed: [...Object.keys(tool), ...(options.otherTools ?? ["preview_url"])],
+    sandboxed: [...Object.keys(tool), ...(options.otherTools ?? [])],
     allowHostTools: deps.config.allowHostTools,
   });
   return { tool, "tool.execute.before": guard };

@@ -4,7 +4,8 @@ import { tool } from "@opencode-ai/plugin";
 import type { Sandbox } from "../providers/provider.js";
 import { askBash, collectAsks } from "./bash-permissions.js";
 import type { ToolDeps } from "./deps.js";
-import { containsPath, shq, toSandboxPath } from "./shared.js";
+import { containsPath, shq } from "./shared.js";
+import { hostToSandbox } from "./paths.js";
 
 /** The built-in's defaults (OpenCode's `tool_output` config can change them there; we use the defaults). */
 export const MAX_LINES = 2000;
@@ -164,7 +165,7 @@ export function bashTool(deps: ToolDeps, options: BashToolOptions = {}) {
       await askBash(ctx, asks, args.command);
 
       const box = await getSandbox();
-      const sandboxCwd = toSandboxPath(cwd, deps.directory, box.projectDir);
+      const sandboxCwd = hostToSandbox(cwd, deps.directory, box.projectDir);
       // bash when the sandbox has it (the built-in runs the user's shell with -c), sh otherwise.
       const script = `mkdir -p ${SANDBOX_TMP} 2>/dev/null
 cd -- ${shq(sandboxCwd)} || exit $?

@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { tool } from "@opencode-ai/plugin";
 import type { ToolDeps } from "./deps.js";
 import { globFiles, SearchError, type SearchOptions } from "./search.js";
-import { assertExternalDirectory, toSandboxPath } from "./shared.js";
+import { assertExternalDirectory } from "./shared.js";
+import { hostToSandbox } from "./paths.js";
 
 export const GLOB_DESCRIPTION = `- Fast file pattern matching tool that works with any codebase size
 - Supports glob patterns like "**/*.js" or "src/**/*.ts"
@@ -40,7 +41,7 @@ export function globTool(deps: ToolDeps, options: Pick<SearchOptions, "forceFall
       await assertExternalDirectory(ctx, search, "directory");
 
       const sandbox = await deps.sandboxFor(ctx.sessionID);
-      const inSandbox = toSandboxPath(search, deps.directory, sandbox.projectDir);
+      const inSandbox = hostToSandbox(search, deps.directory, sandbox.projectDir);
       let files: string[];
       try {
         files = await globFiles(sandbox, inSandbox, args.pattern, LIMIT, { signal: ctx.abort, ...options });

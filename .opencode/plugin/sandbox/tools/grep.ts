@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { tool } from "@opencode-ai/plugin";
 import type { ToolDeps } from "./deps.js";
 import { grepFiles, type SearchOptions } from "./search.js";
-import { assertExternalDirectory, containsPath, toSandboxPath } from "./shared.js";
+import { assertExternalDirectory, containsPath } from "./shared.js";
+import { hostToSandbox } from "./paths.js";
 
 export const GREP_DESCRIPTION = `- Fast content search tool that works with any codebase size
 - Searches file contents using regular expressions
@@ -37,7 +38,7 @@ export function grepTool(deps: ToolDeps, options: Pick<SearchOptions, "forceFall
       const directory = ctx.directory ?? deps.directory;
       const target = path.isAbsolute(args.path ?? directory) ? (args.path ?? directory) : path.join(directory, args.path ?? ".");
       const sandbox = await deps.sandboxFor(ctx.sessionID);
-      const targetInSandbox = toSandboxPath(target, deps.directory, sandbox.projectDir);
+      const targetInSandbox = hostToSandbox(target, deps.directory, sandbox.projectDir);
       if (!containsPath(ctx, target)) {
         // Only paths outside the project need the kind up front (for the permission pattern).
         const stat = await sandbox.stat(targetInSandbox).catch(() => null);

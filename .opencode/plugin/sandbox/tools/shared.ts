@@ -1,9 +1,10 @@
 /**
- * Small helpers shared by bash/glob/grep/webfetch: shell quoting, host↔sandbox path
- * mapping, the built-in's "contains" and external-directory permission check.
+ * Small helpers shared by bash/glob/grep/webfetch: shell quoting, the built-in's
+ * "contains" and external-directory permission check.
  */
 import * as path from "node:path";
 import type { ToolContext } from "@opencode-ai/plugin";
+import { isInside } from "./paths.js";
 
 /** Single-quote for sh: the only safe way to put untrusted text into a command line. */
 export function shq(value: string): string {
@@ -11,34 +12,11 @@ export function shq(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-function inside(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
-}
-
-/**
- * A host path inside the project is the same file under the sandbox's project
- * directory; any other absolute path is the sandbox's own (e.g. /tmp/x).
- */
-export function toSandboxPath(hostPath: string, hostDir: string, sandboxDir: string): string {
-  const abs = path.resolve(hostDir, hostPath);
-  if (!inside(hostDir, abs)) return abs;
-  const rel = path.relative(hostDir, abs);
-  return rel ? path.posix.join(sandboxDir, rel.split(path.sep).join("/")) : sandboxDir;
-}
-
-/** Inverse of toSandboxPath for paths the sandbox reports back. */
-export function toHostPath(sandboxPath: string, hostDir: string, sandboxDir: string): string {
-  if (!inside(sandboxDir, sandboxPath)) return sandboxPath;
-  const rel = path.posix.relative(sandboxDir, sandboxPath);
-  return rel ? path.join(hostDir, rel) : hostDir;
-}
-
 /** The built-in's Instance "contains": inside the directory, or inside the worktree unless it is "/". */
 export function containsPath(ctx: Pick<ToolContext, "directory" | "worktree">, filepath: string): boolean {
-  if (inside(ctx.directory, filepath)) return true;
+  if (isInside(ctx.directory, filepath)) return true;
   if (!ctx.worktree || ctx.worktree === "/") return false;
-  return inside(ctx.worktree, filepath);
+  return isInside(ctx.worktree, filepath);
 }
 
 /** Same as the built-in Tool.assertExternalDirectory: ask before touching paths outside the project. */

@@ -60,6 +60,8 @@ interface Running {
 }
 
 const MiB = 1024 * 1024;
+/** How often a sandbox start is tried before its error is reported. */
+const START_ATTEMPTS = 3;
 const isRoot = () => process.getuid?.() === 0;
 
 export class LocalProvider implements SandboxProvider {
@@ -313,15 +315,20 @@ export class LocalProvider implements SandboxProvider {
         cgroupProcs: cg.procs,
         maxOpenFiles: limits.maxOpenFiles,
       };
-      try {
-        launched = await launch(spec);
-      } catch (error) {
-        // Seen under load: bwrap's loopback set-up in a fresh network namespace fails
-        // once ("Failed RTM_NEWADDR"). One retry; a real misconfiguration fails again.
-        this.options.log.warn(`local sandbox ${id}: start failed, retrying once: ${(error as Error).message}`);
-        (await slirpStarting?.catch(() => undefined))?.stop();
-        slirpStarting = undefined;
-        launched = await launch(spec);
+      // Seen under load: bwrap's loopback set-up in a fresh network namespace fails
+      // now and then ("Failed RTM_NEWADDR"), once even twice in a row. Retry with a
+      // short back-off; a real misconfiguration fails every time.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          launched = await launch(spec);
+          break;
+        } catch (error) {
+          if (attempt === START_ATTEMPTS) throw error;
+          this.options.log.warn(`local sandbox ${id}: start failed (attempt ${attempt}), retrying: ${(error as Error).message}`);
+          (await slirpStarting?.catch(() => undefined))?.stop();
+          slirpStarting = undefined;
+          await sleep(100 * attempt);
+        }
       }
       if (slirpStarting) slirp = await slirpStarting;
     } catch (error) {
