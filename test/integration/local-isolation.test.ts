@@ -99,6 +99,14 @@ describe("local sandbox isolation", () => {
     if (process.getuid?.() === 0) expect(hostUid(Number(sleeper))).toBe(file.uid);
   });
 
+  it("holds no capabilities and cannot gain any (no_new_privs), also in a command's children", async () => {
+    const r = await a.exec("sh -c 'grep -E \"^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):\" /proc/self/status'");
+    const fields = Object.fromEntries(r.output.trim().split("\n").map((l) => l.split(/:\s+/)));
+    expect(Object.keys(fields)).toHaveLength(6);
+    for (const cap of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) expect(fields[cap], cap).toMatch(/^0+$/);
+    expect(fields.NoNewPrivs).toBe("1");
+  });
+
   it("keeps host environment secrets out of commands and of the agent", async () => {
     const r = await a.exec("env; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'");
     expect(r.output).not.toContain(SECRET);
