@@ -11,8 +11,10 @@ import { findRuntime, type Runtime } from "./runtime.js";
 
 const DAYTONA = "or configure Daytona (set DAYTONA_API_KEY) to run sandboxes in the cloud";
 
+/** An executable on PATH; the usual system directories only when PATH is unset (so PATH decides). */
 export function which(name: string): string | null {
-  const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+  const searchPath = process.env.PATH;
+  const dirs = searchPath ? searchPath.split(":") : ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
   for (const dir of dirs) {
     if (!dir.startsWith("/")) continue;
     const path = join(dir, name);
