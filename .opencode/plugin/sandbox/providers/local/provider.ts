@@ -323,7 +323,10 @@ export class LocalProvider implements SandboxProvider {
           launched = await launch(spec);
           break;
         } catch (error) {
-          if (attempt === START_ATTEMPTS) throw error;
+          if (attempt === START_ATTEMPTS)
+            throw error instanceof SandboxError
+              ? new SandboxError(error.kind, `${error.message} (tried ${START_ATTEMPTS} times)`, { cause: error })
+              : error;
           this.options.log.warn(`local sandbox ${id}: start failed (attempt ${attempt}), retrying: ${(error as Error).message}`);
           (await slirpStarting?.catch(() => undefined))?.stop();
           slirpStarting = undefined;
