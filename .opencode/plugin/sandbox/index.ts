@@ -82,7 +82,11 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
         if (isSandboxError(error, "unavailable")) {
           log.error(error.message, sessionID);
           toast.show(error.message, "error", `unavailable:${error.message}`);
-        } else if (!(error instanceof ConfigError)) {
+        } else if (error instanceof ConfigError) {
+          // Again when a tool first needs the sandbox: the start-up toast can precede any
+          // attached TUI (OpenCode bootstraps the project before clients subscribe).
+          toast.show(error.message, "error", "config-error:tool");
+        } else {
           log.error(`no sandbox: ${(error as Error).stack ?? error}`, sessionID);
         }
         throw error;
