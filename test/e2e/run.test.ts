@@ -165,4 +165,23 @@ describe("opencode run with the plugin", () => {
     expect(denied).toMatch(/rule which prevents you from using this specific tool call[\s\S]*git push\*/);
     expect(check).toMatch(/No such file[\s\S]*allowed/);
   }, 120_000);
+
+  it("started in a subdirectory of the repository (a monorepo package): paths, the working directory and the branch line up", async () => {
+    bench = await Workbench.create({ subdir: "packages/app", files: { "README.md": "# mono\n", "packages/app/index.js": "app\n", "packages/lib/lib.js": "lib\n" } });
+    const here = (p: string) => join(bench!.project, "packages/app", p);
+    bench.model.set([
+      { tool: "bash", args: { command: "pwd; ls; ls ../lib", description: "where" } },
+      { tool: "read", args: { filePath: here("index.js") } },
+      { tool: "write", args: { filePath: here("new.js"), content: "new\n" } },
+      { tool: "glob", args: { pattern: "*.js" } },
+      { text: "ok" },
+    ]);
+    expect((await bench.run("look around")).code).toBe(0);
+    const [where, read, , glob] = bench.model.toolResults();
+    expect(where).toBe("/workspace/packages/app\nindex.js\nlib.js\n");
+    expect(read).toContain("1: app");
+    expect(glob.split("\n").sort()).toEqual([here("index.js"), here("new.js")].sort());
+    expect(existsSync(here("new.js"))).toBe(false);
+    expect(bench.git("show", "opencode/1:packages/app/new.js")).toBe("new");
+  }, 120_000);
 });

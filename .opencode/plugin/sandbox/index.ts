@@ -2,6 +2,7 @@
  * One plugin instance per project directory (`opencode serve` runs several in one
  * process): everything here is per instance, nothing is module-level.
  */
+import { isAbsolute, posix, relative, sep } from "node:path";
 import type { Hooks, PluginInput } from "@opencode-ai/plugin";
 import { ConfigError, ConfigSchema, loadConfig, resolveProvider, type Config } from "./config.js";
 import { FileLogger } from "./core/logger.js";
@@ -10,7 +11,7 @@ import { SessionManager } from "./core/session-manager.js";
 import { StateStore } from "./core/state-store.js";
 import { createToaster } from "./core/toast.js";
 import { createProvider } from "./providers/factory.js";
-import { isSandboxError, type SandboxProvider } from "./providers/provider.js";
+import { isSandboxError, type Sandbox, type SandboxProvider } from "./providers/provider.js";
 import type { PluginContext } from "./plugins/context.js";
 import { createGitSync, gitSyncPlugin } from "./plugins/git-sync.js";
 import { sessionCleanupPlugin } from "./plugins/session-cleanup.js";
@@ -71,13 +72,19 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
     },
   });
 
+  // The sandbox holds the whole repository (git sync seeds its top level); OpenCode may
+  // have started in a subdirectory of it (a monorepo package), which the tools then see
+  // as their project directory.
+  const subdir = projectSubdir(input.worktree, directory);
+
   const deps: ToolDeps = {
     directory,
     config,
     log,
     async sandboxFor(sessionID) {
       try {
-        return await manager.sandboxFor(sessionID);
+        const sandbox = await manager.sandboxFor(sessionID);
+        return subdir ? withProjectDir(sandbox, posix.join(sandbox.projectDir, subdir)) : sandbox;
       } catch (error) {
         if (isSandboxError(error, "unavailable")) {
           log.error(error.message, sessionID);
@@ -125,6 +132,18 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
       await log.flush();
     },
   };
+}
+
+/** `directory` relative to the repository's top level ("" when it is the top, or not in a repository). */
+export function projectSubdir(worktree: string | undefined, directory: string): string {
+  if (!worktree || worktree === "/") return "";
+  const rel = relative(worktree, directory);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel.split(sep).join("/") : "";
+}
+
+/** The same sandbox, with the tools' project directory moved (everything else delegates). */
+function withProjectDir(sandbox: Sandbox, projectDir: string): Sandbox {
+  return Object.create(sandbox, { projectDir: { value: projectDir, enumerable: true } }) as Sandbox;
 }
 
 type HookFn = (...args: any[]) => Promise<void>;

@@ -33,6 +33,8 @@ export interface WorkbenchOptions {
   files?: Record<string, string>;
   /** Extra environment for OpenCode (e.g. PATH without bwrap). */
   env?: Record<string, string | undefined>;
+  /** Start OpenCode in this subdirectory of the repository (a monorepo package, say). */
+  subdir?: string;
 }
 
 export interface RunResult {
@@ -87,7 +89,7 @@ export class Workbench {
       ...base,
       HOME: home,
       // OpenCode takes its directory from PWD, not from the process's cwd.
-      PWD: this.project,
+      PWD: this.cwd,
       XDG_DATA_HOME: this.dataHome,
       XDG_CONFIG_HOME: configHome,
       XDG_STATE_HOME: join(this.root, "state"),
@@ -118,6 +120,11 @@ export class Workbench {
 
   static async create(opts: WorkbenchOptions = {}): Promise<Workbench> {
     return new Workbench(await ModelServer.start(), opts);
+  }
+
+  /** Where OpenCode starts: the repository, or the subdirectory asked for. */
+  get cwd(): string {
+    return join(this.project, this.opts.subdir ?? "");
   }
 
   get modelId(): string {
@@ -177,12 +184,12 @@ export class Workbench {
     child.stdout!.on("data", (d) => (output += d));
     child.stderr!.on("data", (d) => (output += d));
     const url = `http://127.0.0.1:${port}`;
-    const client = createOpencodeClient({ baseUrl: url, directory: this.project });
+    const client = createOpencodeClient({ baseUrl: url, directory: this.cwd });
     const ready = (async () => {
       for (;;) {
         if (child.exitCode !== null) throw new Error(`opencode serve exited (${child.exitCode}):\n${output}`);
         try {
-          const res = await fetch(`${url}/path?directory=${encodeURIComponent(this.project)}`, { signal: AbortSignal.timeout(2000) });
+          const res = await fetch(`${url}/path?directory=${encodeURIComponent(this.cwd)}`, { signal: AbortSignal.timeout(2000) });
           if (res.ok) return;
         } catch {}
         await new Promise((r) => setTimeout(r, 100));
@@ -236,7 +243,7 @@ export class Workbench {
   }
 
   spawn(args: string[]): ChildProcess {
-    const child = spawn(OPENCODE, args, { cwd: this.project, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(OPENCODE, args, { cwd: this.cwd, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
     this.children.add(child);
     child.on("exit", () => this.children.delete(child));
     return child;
