@@ -104,6 +104,25 @@ describe.each(providerCases())("git sync on $name", ({ make }) => {
     expect(git(repo, "show", "opencode/1:three.txt")).toBe("3");
   });
 
+  it("records a merge the agent left unfinished as a merge commit; a re-initialised empty repository is reported and changes nothing", async () => {
+    const repo = await makeRepo();
+    const h = await harness(repo, { provider: await make() });
+    await h.open("ses_m");
+    await h.sh(
+      "ses_m",
+      "git checkout -q -b side && echo side > side.txt && git add side.txt && git commit -qm side && git checkout -q opencode && " +
+        "echo main > main.txt && git add main.txt && git commit -qm main && git merge -q --no-commit side",
+    );
+    await h.gitSync.sync("ses_m", "idle");
+    expect(git(repo, "log", "-1", "--format=%P", "opencode/1").split(" ")).toHaveLength(2);
+    expect(git(repo, "show", "opencode/1:side.txt")).toBe("side");
+    const tip = git(repo, "rev-parse", "opencode/1");
+
+    await h.sh("ses_m", "find . -mindepth 1 -maxdepth 1 -exec rm -rf {} + && git init -q . && git checkout -q -b opencode");
+    await expect(h.gitSync.sync("ses_m", "idle")).rejects.toThrow("the sandbox's repository has no commit to sync");
+    expect(git(repo, "rev-parse", "opencode/1")).toBe(tip);
+  });
+
   it("keeps the user's commits on opencode/N and puts the sandbox's work on a side branch", async () => {
     const repo = await makeRepo();
     const h = await harness(repo, { provider: await make() });
