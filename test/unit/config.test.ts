@@ -1,11 +1,15 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, resolveProvider } from "../../.opencode/plugin/sandbox/config.js";
+
+const dirs: string[] = [];
+afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
 async function dirWithEnv(content: string) {
   const dir = await mkdtemp(join(tmpdir(), "cfg-"));
+  dirs.push(dir);
   await writeFile(join(dir, ".env"), content);
   return dir;
 }
