@@ -9,7 +9,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Workbench } from "./support/opencode.js";
 
 let bench: Workbench | undefined;
-afterEach(async () => {
+afterEach(async (ctx) => {
+  // A failure shows what the plugin logged (the workbench and its logs go with dispose).
+  if (ctx.task.result?.state === "fail" && bench) console.error(bench.pluginLog());
   await bench?.dispose();
   bench = undefined;
 });

@@ -7,10 +7,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { createOpencodeClient } from "@opencode-ai/sdk";
 import { afterEach, describe, expect, it } from "vitest";
+import { processesOfUid } from "../support/processes.js";
 import { git, waitFor, Workbench } from "./support/opencode.js";
 
 let bench: Workbench | undefined;
-afterEach(async () => {
+afterEach(async (ctx) => {
+  // A failure shows what the plugin logged (the workbench and its logs go with dispose).
+  if (ctx.task.result?.state === "fail" && bench) console.error(bench.pluginLog());
   await bench?.dispose();
   bench = undefined;
 });
@@ -25,18 +28,6 @@ const branchHas = (b: Workbench, branch: string, file: string) => {
   }
 };
 const sandboxDirs = (b: Workbench) => (existsSync(b.sandboxesDir()) ? readdirSync(b.sandboxesDir()).filter((d) => d.startsWith("sb-")) : []);
-/** Host processes running as `uid` (the local sandbox's own host uid). */
-const processesOf = (uid: number) =>
-  readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))![1]) === uid;
-      } catch {
-        return false;
-      }
-    });
-
 describe("opencode serve with the plugin", () => {
   it("two sessions get two sandboxes and two branches, toasts tell it, and a restarted server finds a session's sandbox again", async () => {
     bench = await Workbench.create();
@@ -87,13 +78,13 @@ describe("opencode serve with the plugin", () => {
     const sandboxId = bench.state().sessions[id].sandboxId as string;
     const uid = JSON.parse(readFileSync(join(bench.sandboxesDir(), sandboxId, "meta.json"), "utf8")).uid as number;
     expect(branchHas(bench, "opencode/1", "last.txt")).toBeUndefined(); // not synced yet
-    if (process.getuid?.() === 0) expect(processesOf(uid).length).toBeGreaterThan(0);
+    if (process.getuid?.() === 0) expect(processesOfUid(uid).length).toBeGreaterThan(0);
 
     await served.client.session.delete({ path: { id } });
     expect(await waitFor(() => branchHas(bench!, "opencode/1", "last.txt") === "last words")).toBe(true);
     expect(await waitFor(() => !existsSync(join(bench!.sandboxesDir(), sandboxId)))).toBe(true);
     expect(bench.state().sessions[id]).toBeUndefined();
-    if (process.getuid?.() === 0) expect(await waitFor(() => processesOf(uid).length === 0)).toBe(true);
+    if (process.getuid?.() === 0) expect(await waitFor(() => processesOfUid(uid).length === 0)).toBe(true);
     await served.stop();
     expect(branchHas(bench, "opencode/1", "last.txt")).toBe("last words");
   }, 120_000);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { harness, type Harness } from "../support/local-harness.js";
+import { hostUid } from "../support/processes.js";
 
 const SECRET = `ocsb-secret-${Math.random().toString(36).slice(2)}`;
 let hostDir: string;
@@ -36,15 +37,6 @@ afterAll(async () => {
   await h?.cleanup();
   await rm(hostDir, { recursive: true, force: true });
 });
-
-function hostUid(pid: number): number | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    return Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
-  } catch {
-    return null;
-  }
-}
 
 describe("local sandbox isolation", () => {
   it("does not show the host's home, the real project directory, host /tmp or other files", async () => {

@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { processesOfUid } from "../support/processes.js";
 import { harness, type Harness } from "../support/local-harness.js";
 
 const OPENCODE = join(process.cwd(), "node_modules/opencode-linux-x64/bin/opencode");
@@ -64,19 +65,6 @@ function pidsInNamespace(initPid: number): number[] {
     .filter((p) => {
       try {
         return readlinkSync(`/proc/${p}/ns/pid`) === ns && !readFileSync(`/proc/${p}/stat`, "utf8").includes(") Z ");
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
-function processesOfUid(uid: number): number[] {
-  return readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))![1]) === uid;
       } catch {
         return false;
       }
