@@ -83,7 +83,8 @@ describe("opencode serve with the plugin", () => {
     await served.client.session.delete({ path: { id } });
     expect(await waitFor(() => branchHas(bench!, "opencode/1", "last.txt") === "last words")).toBe(true);
     expect(await waitFor(() => !existsSync(join(bench!.sandboxesDir(), sandboxId)))).toBe(true);
-    expect(bench.state().sessions[id]).toBeUndefined();
+    // The mapping goes right after the sandbox (a separate write).
+    expect(await waitFor(() => bench!.state().sessions[id] === undefined)).toBe(true);
     if (process.getuid?.() === 0) expect(await waitFor(() => processesOfUid(uid).length === 0)).toBe(true);
     await served.stop();
     expect(branchHas(bench, "opencode/1", "last.txt")).toBe("last words");
