@@ -44,13 +44,13 @@ describe("loading the plugin", () => {
       stdio: "ignore",
       timeout: 150_000,
     });
-  }, 180_000);
+  }, 400_000);
   afterAll(() => rmSync(packed, { recursive: true, force: true }));
 
   it("by a file:// path to the build", async () => {
     bench = await Workbench.create({ plugin: PLUGIN_DIST });
     await provesLoaded(bench);
-  }, 120_000);
+  }, 300_000);
 
   it("from the npm pack tarball installed into a directory", async () => {
     const entry = join(packed, "node_modules/opencode-sandboxed/dist/plugin/index.js");
@@ -58,7 +58,7 @@ describe("loading the plugin", () => {
     expect(existsSync(join(packed, "node_modules/opencode-sandboxed/test"))).toBe(false);
     bench = await Workbench.create({ plugin: pathToFileURL(entry).href });
     await provesLoaded(bench);
-  }, 120_000);
+  }, 300_000);
 
   it("through a symlinked .opencode, as TypeScript, with no plugin entry in the config", async () => {
     bench = await Workbench.create({ plugin: false });
@@ -81,7 +81,7 @@ describe("loading the plugin", () => {
       for (const f of seeded) rmSync(join(dotOpencode, f), { recursive: true, force: true });
       rmSync(join(dotOpencode, ".gitignore"), { force: true }); // OpenCode writes one too
     }
-  }, 120_000);
+  }, 300_000);
 });
 
 describe("a broken set-up", () => {
@@ -101,7 +101,7 @@ describe("a broken set-up", () => {
     events.stop();
     expect(existsSync(bench.sandboxesDir()) ? readdirSync(bench.sandboxesDir()).filter((d) => d.startsWith("sb-")) : []).toEqual([]);
     await served.stop();
-  }, 120_000);
+  }, 300_000);
 
   it("bubblewrap missing: a clear toast and tool result naming it; OpenCode keeps answering", async () => {
     // PATH with everything of the system's bin directories except bwrap.
@@ -131,12 +131,12 @@ describe("a broken set-up", () => {
     } finally {
       rmSync(bin, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 300_000);
 
   it("plugin options override the environment", async () => {
     bench = await Workbench.create({ options: { provider: "local", local: { network: "isolated" } }, env: { OPENCODE_SANDBOX_NETWORK: "none" } });
     bench.model.set([{ tool: "bash", args: { command: "cat /proc/net/dev", description: "net" } }, { text: "ok" }]);
     await bench.run("network?");
     expect(bench.model.lastToolResult()).toContain("tap0"); // slirp4netns: the option won
-  }, 120_000);
+  }, 300_000);
 });

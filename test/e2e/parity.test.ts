@@ -106,7 +106,7 @@ describe.each([
     [builtin, sandboxed] = await Promise.all([answers(calls, { plugin: false, modelId }), answers(calls, { plugin: true, modelId })]);
     // PARITY_DUMP=1 prints both sides of every call.
     if (process.env.PARITY_DUMP) for (const [i, c] of calls.entries()) console.log(`### ${c.name}\n--- builtin\n${builtin[i]}\n--- plugin\n${sandboxed[i]}`);
-  }, 180_000);
+  }, 400_000);
 
   it.each(calls.map((c, i) => [c.name, i] as const))("%s", (name, i) => {
     if (ALLOWED[name]) return;

@@ -79,7 +79,7 @@ describe("opencode run with the plugin", () => {
     expect(() => bench!.git("merge-base", "--is-ancestor", "main", "opencode/1")).not.toThrow();
     expect(bench.git("log", "--format=%s", "opencode/1")).toMatch(/ses_/);
     expect(userView(bench)).toEqual(before);
-  }, 120_000);
+  }, 300_000);
 
   it("a gpt-* model gets apply_patch instead of edit/write, and its patch lands in the sandbox only", async () => {
     bench = await Workbench.create({ modelId: "gpt-5-scripted", files: { "README.md": "# demo\nold line\n" } });
@@ -112,7 +112,7 @@ describe("opencode run with the plugin", () => {
     expect(existsSync(join(bench.project, "added.txt"))).toBe(false);
     expect(bench.git("status", "--porcelain")).toBe("");
     expect(bench.git("show", "opencode/1:README.md")).toBe("# demo\nnew line");
-  }, 120_000);
+  }, 300_000);
 
   it("a project's custom tool that would write on the host is refused — and without the plugin it does write", async () => {
     bench = await Workbench.create();
@@ -153,7 +153,7 @@ describe("opencode run with the plugin", () => {
     await bench.run("use hostwrite");
     expect(bench.model.lastToolResult()).toContain("marker written");
     expect(existsSync(marker)).toBe(true);
-  }, 120_000);
+  }, 300_000);
 
   it("honours the user's bash permission rules: a denied command in a compound command does not run", async () => {
     bench = await Workbench.create({ config: { permission: { bash: { "*": "allow", "git push*": "deny" } } } });
@@ -166,7 +166,7 @@ describe("opencode run with the plugin", () => {
     const [denied, check] = bench.model.toolResults();
     expect(denied).toMatch(/rule which prevents you from using this specific tool call[\s\S]*git push\*/);
     expect(check).toMatch(/No such file[\s\S]*allowed/);
-  }, 120_000);
+  }, 300_000);
 
   it("started in a subdirectory of the repository (a monorepo package): paths, the working directory and the branch line up", async () => {
     bench = await Workbench.create({ subdir: "packages/app", files: { "README.md": "# mono\n", "packages/app/index.js": "app\n", "packages/lib/lib.js": "lib\n" } });
@@ -185,5 +185,5 @@ describe("opencode run with the plugin", () => {
     expect(glob.split("\n").sort()).toEqual([here("index.js"), here("new.js")].sort());
     expect(existsSync(here("new.js"))).toBe(false);
     expect(bench.git("show", "opencode/1:packages/app/new.js")).toBe("new");
-  }, 120_000);
+  }, 300_000);
 });

@@ -66,7 +66,7 @@ describe("opencode serve with the plugin", () => {
     expect(bench.state().sessions[s1].sandboxId).toBe(state[s1].sandboxId);
     expect(sandboxDirs(bench)).toHaveLength(2);
     await served.stop();
-  }, 150_000);
+  }, 300_000);
 
   it("deleting a session syncs its last work, then removes its sandbox; the branch stays", async () => {
     // A long debounce: only the deletion can have synced the last turn.
@@ -88,7 +88,7 @@ describe("opencode serve with the plugin", () => {
     if (process.getuid?.() === 0) expect(await waitFor(() => processesOfUid(uid).length === 0)).toBe(true);
     await served.stop();
     expect(branchHas(bench, "opencode/1", "last.txt")).toBe("last words");
-  }, 120_000);
+  }, 300_000);
 
   it("a task subagent works in its parent's sandbox", async () => {
     bench = await Workbench.create();
@@ -113,7 +113,7 @@ describe("opencode serve with the plugin", () => {
     expect(sandboxDirs(bench)).toHaveLength(1);
     expect(await waitFor(() => branchHas(bench!, "opencode/1", "from-sub.txt") === "sub")).toBe(true);
     await served.stop();
-  }, 120_000);
+  }, 300_000);
 
   it("one server process, two projects: each gets its own sandbox, state file and branch", async () => {
     bench = await Workbench.create();
@@ -132,7 +132,7 @@ describe("opencode serve with the plugin", () => {
     const client = createOpencodeClient({ baseUrl: served.url, directory: other });
     const b = (await client.session.create({ body: { title: "b" } })).data!.id;
     bench.model.set([{ tool: "write", args: { filePath: join(other, "b.txt"), content: "b\n" } }, bash("ls"), { text: "ok" }]);
-    await bench.bounded(client.session.prompt({ path: { id: b }, body: { parts: [{ type: "text", text: "b" }] } }), 60_000, "prompt in the other project");
+    await bench.bounded(client.session.prompt({ path: { id: b }, body: { parts: [{ type: "text", text: "b" }] } }), 120_000, "prompt in the other project");
     expect(bench.model.lastToolResult()).toContain("OTHER.md");
     expect(bench.model.lastToolResult()).not.toContain("a.txt");
 
@@ -147,5 +147,5 @@ describe("opencode serve with the plugin", () => {
     expect(branchHas(bench, "opencode/1", "b.txt")).toBeUndefined();
     expect(readdirSync(join(bench.dataHome, "opencode/storage/daytona")).filter((f) => f.endsWith(".json"))).toHaveLength(2);
     await served.stop();
-  }, 120_000);
+  }, 300_000);
 });

@@ -157,7 +157,7 @@ export class Workbench {
   }
 
   /** One turn with `opencode run --format json`; the process exits after the session goes idle. */
-  async run(prompt: string, { timeoutMs = 90_000, args = [] as string[] } = {}): Promise<RunResult> {
+  async run(prompt: string, { timeoutMs = 180_000, args = [] as string[] } = {}): Promise<RunResult> {
     const child = this.spawn([...args, "run", "--format", "json", prompt]);
     let stdout = "";
     let stderr = "";
@@ -177,7 +177,7 @@ export class Workbench {
   }
 
   /** `opencode serve` on a free loopback port, with an SDK client for this project. */
-  async serve({ timeoutMs = 30_000 } = {}): Promise<Served> {
+  async serve({ timeoutMs = 60_000 } = {}): Promise<Served> {
     const port = await freePort();
     const child = this.spawn(["serve", "--port", String(port), "--hostname", "127.0.0.1"]);
     let output = "";
@@ -290,7 +290,7 @@ export class Served {
   }
 
   /** One user turn; resolves when the assistant is done. */
-  async prompt(sessionID: string, text: string, timeoutMs = 60_000): Promise<void> {
+  async prompt(sessionID: string, text: string, timeoutMs = 120_000): Promise<void> {
     const res = await this.bench.bounded(
       this.client.session.prompt({ path: { id: sessionID }, body: { parts: [{ type: "text", text }] } }),
       timeoutMs,
@@ -320,7 +320,7 @@ export class Served {
   }
 
   /** SIGTERM and wait (dispose hooks run; git sync finishes). */
-  async stop(timeoutMs = 30_000): Promise<void> {
+  async stop(timeoutMs = 60_000): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((r) => this.child.on("exit", () => r()));
     this.child.kill("SIGTERM");
@@ -332,7 +332,7 @@ export class Served {
 }
 
 /** Poll until `check` holds or the time is up; returns whether it held. */
-export async function waitFor(check: () => boolean | Promise<boolean>, ms = 15_000, every = 100): Promise<boolean> {
+export async function waitFor(check: () => boolean | Promise<boolean>, ms = 60_000, every = 100): Promise<boolean> {
   const end = Date.now() + ms;
   for (;;) {
     if (await check()) return true;
