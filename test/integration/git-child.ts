@@ -1,6 +1,8 @@
 /**
  * Child process for git sync tests (run with `node --import tsx`):
- *   sync <json>      — one sync of a session on a directory sandbox; prints READY first
+ *   sync <json>      — one sync of a session on a directory sandbox; prints READY first,
+ *                      PHASE <name> at each named point it passes, and, when `pauseAt`
+ *                      names one, PAUSED <name> there and then waits to be killed
  *   allocate <repo> <count> — allocates branches, prints their numbers as JSON
  */
 import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
@@ -9,20 +11,29 @@ import { HostGit } from "../../.opencode/plugin/sandbox/git/host-git.js";
 import { allocateBranch } from "../../.opencode/plugin/sandbox/git/refs.js";
 import { GitSync } from "../../.opencode/plugin/sandbox/git/service.js";
 import { DirProvider } from "../support/dir-provider.js";
-import { fileStore } from "./git-support.js";
+import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
+import type { Phase } from "../../.opencode/plugin/sandbox/core/phases.js";
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode === "sync") {
-  const { repo, base, sandboxId, sessionID, storePath } = JSON.parse(args[0]) as Record<string, string>;
+  const { repo, base, sandboxId, sessionID, stateDir, pauseAt } = JSON.parse(args[0]) as Record<string, string>;
   const sandbox = await new DirProvider(base).create({ labels: {}, id: sandboxId });
+  const phases = async (phase: Phase) => {
+    console.log(`PHASE ${phase}`);
+    if (phase !== pauseAt) return;
+    console.log(`PAUSED ${phase}`);
+    setInterval(() => {}, 60_000); // a pending promise alone would let the process exit
+    await new Promise(() => {});
+  };
   const gitSync = new GitSync({
     directory: repo,
     config: ConfigSchema.parse({}),
     log: silentLogger,
     toast: { show() {}, flush: async () => {} },
-    store: fileStore(storePath),
+    store: new StateStore({ projectId: "p", worktree: repo, log: silentLogger, dir: stateDir, phases }),
     sandboxFor: async () => sandbox,
     lockStaleMs: 2000,
+    phases,
   });
   console.log("READY");
   const result = await gitSync.sync(sessionID, "manual");

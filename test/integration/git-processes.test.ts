@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
+import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
 import { GitSync } from "../../.opencode/plugin/sandbox/git/service.js";
 import { DirProvider } from "../support/dir-provider.js";
-import { cleanupAll, fileStore, git, gitOk, makeRepo, RecordingToaster, tempDir, testConfig } from "./git-support.js";
+import { cleanupAll, git, gitOk, makeRepo, RecordingToaster, tempDir, testConfig } from "./git-support.js";
 
 afterAll(cleanupAll);
 
@@ -19,7 +20,8 @@ const CHILD = fileURLToPath(new URL("./git-child.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 interface Child {
-  ready: Promise<void>;
+  /** True once `text` was printed; false when the process exited first. */
+  printed(text: string): Promise<boolean>;
   exit: Promise<{ code: number | null; out: string }>;
   pid: number;
 }
@@ -28,20 +30,54 @@ function child(...args: string[]): Child {
   // Own process group: the kill takes its git children too, like a real kill of OpenCode's tree.
   const p = spawn(process.execPath, ["--import", "tsx", CHILD, ...args], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
-  let readyResolve!: () => void;
-  const ready = new Promise<void>((r) => (readyResolve = r));
+  const waiting: { text: string; resolve: (seen: boolean) => void }[] = [];
+  const check = (exited: boolean) => {
+    for (const w of waiting.splice(0)) {
+      if (out.includes(w.text)) w.resolve(true);
+      else if (exited) w.resolve(false);
+      else waiting.push(w);
+    }
+  };
   p.stdout.on("data", (d: Buffer) => {
     out += d.toString();
-    if (out.includes("READY")) readyResolve();
+    check(false);
   });
   p.stderr.on("data", (d: Buffer) => (out += d.toString()));
   const exit = new Promise<{ code: number | null; out: string }>((resolve) =>
-    p.on("exit", (code) => {
-      readyResolve();
+    p.on("close", (code) => {
+      check(true);
       resolve({ code, out });
     }),
   );
-  return { ready, exit, pid: p.pid! };
+  let closed = false;
+  void exit.then(() => (closed = true));
+  return {
+    printed: (text) =>
+      new Promise((resolve) => {
+        if (out.includes(text)) resolve(true);
+        else if (closed) resolve(false);
+        else waiting.push({ text, resolve });
+      }),
+    exit,
+    pid: p.pid!,
+  };
+}
+
+function killGroup(pid: number) {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // already exited
+  }
+}
+
+/** Polls until `check` holds; the bound only catches a hang. */
+async function until(check: () => boolean, what: string, boundMs = 60_000) {
+  const deadline = Date.now() + boundMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`still waiting after ${boundMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function fsckClean(repo: string) {
@@ -50,15 +86,17 @@ function fsckClean(repo: string) {
   git(repo, "fsck", "--no-progress", "--no-dangling"); // throws on a non-zero exit
 }
 
+const phasesOf = (out: string) => [...out.matchAll(/^PHASE (\S+)$/gm)].map((m) => m[1]);
+
 describe.each([
   { mode: "not checked out", checkout: false },
   { mode: "checked out (work tree follows)", checkout: true },
 ])("kill -9 during a sync, branch $mode", ({ checkout }) => {
-  it("leaves opencode/N at the old or the new tip, fsck clean, and the next sync completes", { timeout: 180_000 }, async () => {
+  it("at every named phase and at points spread over a measured run: old or new tip, fsck clean, the next sync completes", { timeout: 300_000 }, async () => {
     const repo = await makeRepo();
     const base = await tempDir("git-kill-sbx-");
-    const storePath = join(await tempDir("git-kill-store-"), "state.json");
-    const store = fileStore(storePath);
+    const stateDir = await tempDir("git-kill-state-");
+    const store = new StateStore({ projectId: "p", worktree: repo, log: silentLogger, dir: stateDir });
     const sandbox = await new DirProvider(base).create({ labels: {}, id: "sbx1" });
     const mk = () =>
       new GitSync({
@@ -76,58 +114,104 @@ describe.each([
     await store.patch("ses_k", { ...(await mk().seed(sandbox, { sessionID: "ses_k", record, recreated: false })), seededAt: now });
     if (checkout) git(repo, "checkout", "-q", "opencode/1");
     const sbxGit = (...a: string[]) => git(sandbox.projectDir, ...a);
-    const outcomes: string[] = [];
-    // Kill points step through the whole sync (the sandbox part, the download, the
-    // fetch, the ref and work-tree updates) until a child outruns the kill twice.
-    let finished = 0;
-    for (let i = 0; finished < 2 && i < 40; i++) {
-      const delay = i * 20;
+    const lock = join(repo, ".git", "opencode-sandboxed", "sync.lock");
+    const sandboxRunning = join(sandbox.projectDir, ".git/opencode-sandboxed/running");
+    let round = 0;
+    const change = () =>
       // Several files so the work-tree update takes a moment.
-      await sandbox.exec(`for f in 1 2 3 4 5 6 7 8; do echo ${i} >> k$f.txt; done; head -c 20000 /dev/urandom > blob${i}.bin`);
-      const old = git(repo, "rev-parse", "opencode/1");
-      const c = child("sync", JSON.stringify({ repo, base, sandboxId: "sbx1", sessionID: "ses_k", storePath }));
-      await c.ready;
-      await new Promise((r) => setTimeout(r, delay));
+      sandbox.exec(`for f in 1 2 3 4 5 6 7 8; do echo ${round} >> k$f.txt; done; head -c 20000 /dev/urandom > blob${round++}.bin`);
+    const start = (pauseAt?: string) => child("sync", JSON.stringify({ repo, base, sandboxId: "sbx1", sessionID: "ses_k", stateDir, pauseAt }));
+
+    const scriptAlive = () => {
+      const pid = Number(existsSync(sandboxRunning) ? readFileSync(sandboxRunning, "utf8").trim() : 0);
+      if (!pid) return false;
       try {
-        process.kill(-c.pid, "SIGKILL");
+        process.kill(pid, 0);
+        return true;
       } catch {
-        // already exited
+        return false;
       }
-      const { out } = await c.exit;
-      // The killed holder's lock would go stale in 2 s; drop it so the next kill point
-      // lands in git work, not in the lock wait (the final sync below does wait one out).
-      rmSync(join(repo, ".git", "opencode-sandboxed", "sync.lock"), { recursive: true, force: true });
-      const sandboxHead = sbxGit("rev-parse", "HEAD");
+    };
+    /** After a kill: nothing of the killed sync may still run, and its lock goes (else the next one waits it out). */
+    const settle = async () => {
+      // The killed sync's script inside the sandbox may still be committing (a sandbox
+      // command outlives the host process that started it): let it finish first.
+      // Its marker may stay (a script that died of SIGPIPE runs no EXIT trap): its pid decides.
+      await until(() => !scriptAlive(), "the killed sync's sandbox script to end");
+      rmSync(lock, { recursive: true, force: true });
+      rmSync(join(stateDir, "p.json.lock"), { recursive: true, force: true });
+    };
+    /** The invariants after any kill; returns whether the branch moved. */
+    const check = (old: string) => {
       const tip = git(repo, "rev-parse", "opencode/1");
-      if (out.includes("RESULT")) finished++;
-      outcomes.push(`${delay}ms:${tip === old ? "old" : "new"}${out.includes("RESULT") ? "(finished)" : ""}`);
-      if (process.env.GIT_KILL_DEBUG) console.log(delay, out.slice(-300));
       // The old tip, or a commit the sandbox's HEAD was at (a killed sync's update
       // finished by the next one is an earlier "new" tip).
       const heads = sbxGit("log", "-g", "--format=%H", "HEAD").split("\n");
-      expect([old, sandboxHead, ...heads]).toContain(tip);
+      expect(heads).toContain(tip);
       expect(tip === old || gitOk(repo, "merge-base", "--is-ancestor", old, tip)).toBe(true);
       fsckClean(repo);
+      return tip;
+    };
+
+    // 1. An uninterrupted run: which phases a sync passes here, and how long it takes.
+    await change();
+    const measured = start();
+    expect(await measured.printed("READY")).toBe(true);
+    const t0 = performance.now();
+    const { out: measuredOut } = await measured.exit;
+    const duration = performance.now() - t0;
+    expect(measuredOut).toContain("RESULT");
+    const phases = phasesOf(measuredOut);
+    expect(phases).toEqual(
+      checkout
+        ? ["sync:bundled", "sync:downloaded", "sync:fetched", "sync:worktree-marked", "sync:worktree-updated", "sync:applied", "state:written"]
+        : ["sync:bundled", "sync:downloaded", "sync:fetched", "sync:applied", "state:written"],
+    );
+    expect(git(repo, "rev-parse", "opencode/1")).toBe(sbxGit("rev-parse", "HEAD"));
+
+    // 2. A kill exactly at each phase: before the branch moves it keeps its tip; from then on it holds the new one.
+    const outcomes: string[] = [];
+    for (const phase of phases) {
+      await change();
+      const old = git(repo, "rev-parse", "opencode/1");
+      const c = start(phase);
+      expect(await c.printed(`PAUSED ${phase}`), `never reached ${phase}`).toBe(true);
+      const head = sbxGit("rev-parse", "HEAD");
+      killGroup(c.pid);
+      await c.exit;
+      await settle();
+      const tip = check(old);
+      const moved = phase === "sync:applied" || phase === "state:written";
+      if (moved) expect(tip, phase).toBe(head);
+      else expect(tip, phase).not.toBe(head);
+      outcomes.push(`${phase}:${tip === head ? "new" : "old"}`);
     }
-    // One more kill mid-sync, its lock left behind: the next ordinary sync takes the
-    // stale lock over and brings everything.
-    await sandbox.exec("echo last > last.txt");
-    const last = child("sync", JSON.stringify({ repo, base, sandboxId: "sbx1", sessionID: "ses_k", storePath }));
-    await last.ready;
-    await new Promise((r) => setTimeout(r, 60));
-    try {
-      process.kill(-last.pid, "SIGKILL");
-    } catch {
-      // already exited
+
+    // 3. Kills at points spread over the measured run land inside git's own work too
+    // (a half-written pack, a half-updated work tree): the invariants hold wherever they land.
+    for (let k = 0; k < 8; k++) {
+      await change();
+      const old = git(repo, "rev-parse", "opencode/1");
+      const c = start();
+      await c.printed("READY");
+      await new Promise((r) => setTimeout(r, (duration * k) / 8));
+      killGroup(c.pid);
+      const { out } = await c.exit;
+      await settle();
+      check(old);
+      outcomes.push(`${Math.round((duration * k) / 8)}ms${out.includes("RESULT") ? "(finished)" : ""}`);
     }
+
+    // 4. One more kill holding the lock, the lock left behind: the next ordinary sync
+    // takes the stale lock over and brings everything.
+    await change();
+    const last = start("sync:fetched");
+    expect(await last.printed("PAUSED sync:fetched")).toBe(true);
+    killGroup(last.pid);
     await last.exit;
-    // The killed sync's script inside the sandbox may still be committing (a sandbox
-    // command outlives the host process that started it): let it finish first.
-    for (let t = 0; t < 200 && existsSync(join(sandbox.projectDir, ".git/opencode-sandboxed/running")); t++)
-      await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(lock)).toBe(true);
     const r = await mk().sync("ses_k", "idle");
     expect(r.kind).toBe("synced");
-    if (process.env.GIT_KILL_DEBUG) console.log("FINAL", JSON.stringify(r), git(repo, "status", "--porcelain"), outcomes.join(" "));
     const head = sbxGit("rev-parse", "HEAD");
     expect(git(repo, "rev-parse", "opencode/1")).toBe(head);
     fsckClean(repo);
@@ -135,9 +219,7 @@ describe.each([
       expect(git(repo, "status", "--porcelain")).toBe("");
       expect(readFileSync(join(repo, "k1.txt"), "utf8")).toBe(readFileSync(join(sandbox.projectDir, "k1.txt"), "utf8"));
     }
-    console.log(`kill points (checkout=${checkout}): ${outcomes.join(" ")}`);
-    expect(outcomes.some((o) => o.includes(":old"))).toBe(true);
-    expect(outcomes.some((o) => o.includes(":new"))).toBe(true);
+    console.log(`kill points (checkout=${checkout}, uninterrupted sync ${Math.round(duration)} ms): ${outcomes.join(" ")}`);
   });
 });
 

@@ -5,6 +5,7 @@
  * and retries a call once when the sandbox went away under it.
  */
 import type { Logger } from "./logger.js";
+import { reach, type PhaseHook } from "./phases.js";
 import type { SessionRecord, StateStore } from "./state-store.js";
 import type { Toaster } from "./toast.js";
 import { isSandboxError, isSandboxGone, type Sandbox, type SandboxProvider } from "../providers/provider.js";
@@ -31,6 +32,8 @@ export interface SessionManagerOptions {
   seed?: (sandbox: Sandbox, ctx: SeedContext) => Promise<Partial<SessionRecord> | void>;
   /** Environment for every command in the sandboxes (configured by the user). */
   env?: Record<string, string>;
+  /** Tests: stop at named points (see core/phases.ts). */
+  phases?: PhaseHook;
 }
 
 const TOUCH_INTERVAL_MS = 60_000;
@@ -165,6 +168,7 @@ export class SessionManager {
       labels: { plugin: LABEL_PLUGIN, project: projectId, session: root },
       env: this.options.env,
     });
+    await reach(this.options.phases, "create:made");
     const now = new Date().toISOString();
     // Keep branch and sync fields of a re-created session: its work lives on.
     const record: SessionRecord = {

@@ -11,6 +11,7 @@ import { z } from "zod";
 import { withLock } from "./lock.js";
 import type { Logger } from "./logger.js";
 import { stateDir, statePath } from "./paths.js";
+import { reach, type PhaseHook } from "./phases.js";
 
 export const SessionRecordSchema = z
   .object({
@@ -54,6 +55,8 @@ export interface StateStoreOptions {
   onCorrupt?: (movedTo: string) => void;
   /** Override the directory (tests). */
   dir?: string;
+  /** Tests: stop at named points (see core/phases.ts). */
+  phases?: PhaseHook;
 }
 
 export class StateStore {
@@ -102,7 +105,7 @@ export class StateStore {
     return withLock(path, async () => {
       const state = await this.readFrom(path, projectId);
       const result = await fn(state);
-      await writeAtomic(path, JSON.stringify(state, null, 2) + "\n");
+      await writeAtomic(path, JSON.stringify(state, null, 2) + "\n", this.options.phases);
       return result;
     });
   }
@@ -159,7 +162,7 @@ export class StateStore {
 }
 
 /** Write to a temp file in the same directory, fsync, rename over the target. */
-export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeAtomic(path: string, data: string | Uint8Array, phases?: PhaseHook): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const handle = await open(tmp, "w", 0o600);
@@ -169,5 +172,6 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
   } finally {
     await handle.close();
   }
+  await reach(phases, "state:written");
   await rename(tmp, path);
 }

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { reach, type PhaseHook } from "../core/phases.js";
 import type { HostGit, RepoInfo } from "./host-git.js";
 import { allocateSideBranch, branchRef, refSafe } from "./refs.js";
 
@@ -29,6 +30,8 @@ export interface ApplyInput {
   branchTip?: string;
   commit: string;
   reflog: string;
+  /** Tests: stop at named points (see core/phases.ts). */
+  phases?: PhaseHook;
 }
 
 interface Worktree {
@@ -105,6 +108,7 @@ async function advance(input: ApplyInput, branch: string, from: string | undefin
   const m: Marker = { branch, worktree: cwd, from, to: commit, at: Date.now() };
   await mkdir(join(repo.commonDir, "opencode-sandboxed"), { recursive: true });
   await writeFile(marker, JSON.stringify(m));
+  await reach(input.phases, "sync:worktree-marked");
   // Two-tree merge: updates index and files from `from` to the commit; refuses to
   // overwrite untracked files in the way (then: wait, like local changes).
   const moved = await git.run(["read-tree", "-m", "-u", from, commit], { cwd, allowFail: true });
@@ -112,6 +116,7 @@ async function advance(input: ApplyInput, branch: string, from: string | undefin
     await rm(marker, { force: true });
     return { kind: "waiting", branch, worktree: cwd, detail: moved.stderr.trim().split("\n")[0] ?? "read-tree failed" };
   }
+  await reach(input.phases, "sync:worktree-updated");
   await git.run(["update-ref", "-m", reflog, ref, commit, from]);
   await rm(marker, { force: true });
   return { kind: "advanced", branch, from, to: commit, worktree: cwd };

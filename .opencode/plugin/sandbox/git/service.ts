@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Config } from "../config.js";
 import { withLock } from "../core/lock.js";
 import type { Logger } from "../core/logger.js";
+import { reach, type PhaseHook } from "../core/phases.js";
 import type { SeedContext } from "../core/session-manager.js";
 import type { SessionRecord } from "../core/state-store.js";
 import type { Toaster } from "../core/toast.js";
@@ -72,6 +73,8 @@ export interface GitSyncOptions {
   lockTimeoutMs?: number;
   /** A lock not refreshed for this long was left by a killed process (min 2000). */
   lockStaleMs?: number;
+  /** Tests: stop at named points (see core/phases.ts). */
+  phases?: PhaseHook;
 }
 
 type Rec = SessionRecord & GitSyncRecordFields;
@@ -233,10 +236,12 @@ export class GitSync {
         await git.run(["bundle", "create", tmp, sessionRef(sessionID)]);
         return out;
       });
+      await reach(this.options.phases, "seed:bundled");
       const remote = sandboxPath(sandbox, "seed.bundle");
       await sandbox.writeFile(remote, await readFile(tmp));
       const id = await this.who(git);
       await runScript(sandbox, SEED_SCRIPT, { OC_BUNDLE: remote, OC_REF: sessionRef(sessionID), OC_NAME: id.name, OC_EMAIL: id.email });
+      await reach(this.options.phases, "seed:done");
       return fields;
     } finally {
       await rm(tmp, { force: true });
@@ -313,6 +318,7 @@ export class GitSync {
         outcome = await this.locked(repo, () => this.intoHost(git, repo, sessionID, record, result.head, result.bundle));
         if (outcome === "need_full") throw new GitSyncError("bad_bundle", "the sandbox's full bundle still lacks commits the host needs");
       }
+      await reach(this.options.phases, "sync:applied");
       await this.options.store.patch(sessionID, { lastSyncedCommit: result.head, ...outcome.fields });
       this.report(sessionID, outcome.outcome, record);
       log.info(
@@ -350,6 +356,7 @@ export class GitSync {
       throw new GitSyncError("sandbox_failed", "the sandbox's repository has no commit to sync");
     const committed = marks.has("COMMITTED");
     const sandboxMs = performance.now() - t0;
+    await reach(this.options.phases, "sync:bundled");
     if (!marks.has("BUNDLE")) return { head, bytes: 0, committed, sandboxMs, downloadMs: 0 };
     const bytes = await sandbox.readFile(remote);
     const downloadMs = performance.now() - t0 - sandboxMs;
@@ -357,6 +364,7 @@ export class GitSync {
     await writeFile(local, bytes);
     // Best effort: the next sync sweeps what is left anyway.
     void sandbox.exec(`rm -f "$OC_RM"`, { env: { OC_RM: remote }, timeoutMs: 30_000 }).catch(() => {});
+    await reach(this.options.phases, "sync:downloaded");
     return { head, bundle: local, bytes: bytes.length, committed, sandboxMs, downloadMs };
   }
 
@@ -393,6 +401,7 @@ export class GitSync {
       if (!(await git.hasCommit(head))) return "need_full";
       await git.run(["update-ref", "-m", reflog, privateRef, head]);
     }
+    await reach(this.options.phases, "sync:fetched");
     const fields: Partial<Rec> = {};
     let branch = record.branch;
     if (!branch) {
@@ -406,7 +415,9 @@ export class GitSync {
         throw error;
       }
     }
-    const outcome = await applySync({ git, repo, branch, sideBranch: record.sideBranch, branchTip: record.branchTip, commit: head, reflog });
+    const outcome = await applySync({
+      git, repo, branch, sideBranch: record.sideBranch, branchTip: record.branchTip, commit: head, reflog, phases: this.options.phases,
+    });
     if (outcome.kind === "advanced" && outcome.branch === branch) fields.branchTip = head;
     if (outcome.kind === "diverted") fields.sideBranch = outcome.sideBranch;
     return { outcome, fields };
