@@ -48,7 +48,7 @@ describe("opencode run with the plugin", () => {
       // Models use the host path they see in their context.
       { tool: "write", args: { filePath: host("hello.txt"), content: "hello from the agent\n" } },
       { tool: "bash", args: { command: "python3 -m http.server 8000 > /tmp/http.log 2>&1 &", description: "serve" } },
-      { tool: "bash", args: { command: "for i in $(seq 50); do curl -s localhost:8000/ && break; sleep 0.1; done", description: "fetch" } },
+      { tool: "bash", args: { command: "for i in $(seq 600); do curl -s localhost:8000/ && break; sleep 0.1; done", description: "fetch" } },
       { tool: "read", args: { filePath: host("hello.txt") } },
       { tool: "bash", args: { command: "cat notes.txt src/app.js; git log --format=%s -1", description: "seeded" } },
       { text: "All done." },
@@ -62,7 +62,7 @@ describe("opencode run with the plugin", () => {
     expect(existsSync(host("hello.txt"))).toBe(false); // not in the user's checkout
     const serve = toolUses(r.events)[2];
     expect(serve.state.status).toBe("completed");
-    expect(serve.state.time.end - serve.state.time.start).toBeLessThan(10_000); // returned, did not wait for the server
+    expect(serve.state.time.end - serve.state.time.start).toBeLessThan(60_000); // returned, did not wait for the server (the bash tool would give up after 120 s)
     expect(results[3]).toContain("Directory listing"); // …which keeps running after the call returned
     expect(results[3]).toContain("hello.txt");
     expect(results[4]).toContain("1: hello from the agent");

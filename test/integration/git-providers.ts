@@ -1,6 +1,7 @@
 /**
  * Providers git sync tests run on: the directory double always; the local bubblewrap
- * provider when its preflight passes here (set GIT_SYNC_TEST_LOCAL=0 to skip it).
+ * provider when its preflight passes here (set GIT_SYNC_TEST_LOCAL=0 to skip it). Under
+ * CI=true a local provider that cannot start fails those tests with its reason.
  */
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import { LocalProvider } from "../../.opencode/plugin/sandbox/providers/local/index.js";
@@ -22,18 +23,18 @@ async function makeLocal(): Promise<LocalProvider> {
   return p;
 }
 
-async function localAvailable(): Promise<boolean> {
-  if (process.env.GIT_SYNC_TEST_LOCAL === "0") return false;
+/** Why the local provider cannot run here, or undefined when it can. */
+async function localMissing(): Promise<string | undefined> {
+  if (process.env.GIT_SYNC_TEST_LOCAL === "0" && process.env.CI !== "true") return "GIT_SYNC_TEST_LOCAL=0";
   try {
     await (await makeLocal()).preflight();
-    return true;
+    return undefined;
   } catch (error) {
-    console.warn(`git sync tests: local provider unavailable: ${(error as Error).message}`);
-    return false;
+    return `local provider unavailable: ${(error as Error).message}`;
   }
 }
 
-const local = await localAvailable();
+const localMissingReason = await localMissing();
 
 /** Deletes the local sandboxes the tests made (call before removing temp dirs). */
 export async function disposeProviders() {
@@ -45,6 +46,9 @@ export async function disposeProviders() {
 
 export function providerCases(): ProviderCase[] {
   const cases: ProviderCase[] = [{ name: "dir", make: async () => new DirProvider(await tempDir("git-sbx-")) }];
-  if (local) cases.push({ name: "local", make: makeLocal });
+  if (!localMissingReason) cases.push({ name: "local", make: makeLocal });
+  else if (process.env.CI === "true")
+    cases.push({ name: "local", make: () => Promise.reject(new Error(`Missing prerequisite under CI=true (CI never skips): ${localMissingReason}`)) });
+  else console.warn(`git sync tests: skipped on the local provider: ${localMissingReason}`);
   return cases;
 }

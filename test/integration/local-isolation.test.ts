@@ -141,8 +141,10 @@ describe("local sandbox isolation", () => {
         `(while :; do rm -rf /workspace/race; ln -s '${hostDir}' /workspace/race; rm -f /workspace/race; cp -r /workspace/race-real /workspace/race; done) >/dev/null 2>&1 &`,
     );
     let inside = 0;
-    const deadline = Date.now() + 2500;
-    while (Date.now() < deadline) {
+    // A number of reads, not a time: and on until the race was seen running (the bound only catches a hang).
+    const bound = Date.now() + 120_000;
+    for (let i = 0; i < 200 || inside === 0; i++) {
+      if (Date.now() > bound) throw new Error(`the swapping job never showed the inside file in ${i} reads`);
       const got = await a.readFile("/workspace/race/id_rsa").then((d) => Buffer.from(d).toString(), () => "");
       expect(got).not.toContain("HOST-PRIVATE");
       if (got === "inside\n") inside++;
@@ -172,7 +174,10 @@ describe("host loopback is unreachable from inside", () => {
         const py = (host: string) =>
           `python3 -c "import socket; s=socket.create_connection(('${host}', ${port}), timeout=2); print('CONNECTED', s.recv(64))" 2>&1 | tail -1`;
         const hosts = ["127.0.0.1", "localhost", "10.0.2.2", "10.0.2.3", "0.0.0.0"];
-        const r = await sb.exec(hosts.map(py).join("; "), { timeoutMs: 20_000 });
+        const r = await sb.exec(hosts.map(py).join("; "), { timeoutMs: 120_000 });
+        // Every attempt ended with its own line (a timed-out run would prove nothing).
+        expect(r.timedOut).toBeFalsy();
+        expect(r.output.trim().split("\n")).toHaveLength(hosts.length);
         expect(r.output).not.toContain("CONNECTED");
         expect(r.output).not.toContain("HOST-SERVICE");
         if (network === "isolated") {

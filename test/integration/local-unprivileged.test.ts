@@ -11,6 +11,7 @@ import { chmod, chown, mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lacks, missingCommand, missingRoot } from "../support/prereq.js";
 
 const OPENCODE = join(process.cwd(), "node_modules/opencode-linux-x64/bin/opencode");
 const USER = 65534;
@@ -55,7 +56,8 @@ function runAsUser(input: object): Promise<{ code: number | null; lines: string[
   });
 }
 
-describe.runIf(isRoot)("local provider as an unprivileged user", () => {
+describe("local provider as an unprivileged user", () => {
+  if (lacks(missingRoot(), missingCommand("setpriv"))) return;
   it("network none: isolated, unprivileged, and honest about limits", async () => {
     const { code, lines, stderr } = await runAsUser({ root: join(base, "sandboxes"), network: "none", probe: { hostPort: port, secret: SECRET } });
     expect(code, stderr + lines.join("\n")).toBe(0);

@@ -57,9 +57,11 @@ describe("tools on the local provider", () => {
   });
 
   it("webfetch of localhost reaches a server inside the sandbox", async () => {
-    const has = await sandbox.exec("command -v python3 && (command -v curl || command -v wget)");
-    if (has.exitCode !== 0) return;
-    await sandbox.exec("printf 'inside the sandbox\\n' > /tmp/opencode-served.txt && cd /tmp && (python3 -m http.server 18931 >/dev/null 2>&1 &) ; sleep 1");
+    expect((await sandbox.exec("command -v python3 && command -v curl")).exitCode).toBe(0);
+    await sandbox.exec("printf 'inside the sandbox\\n' > /tmp/opencode-served.txt && cd /tmp && (python3 -m http.server 18931 >/dev/null 2>&1 &)");
+    // Listening once it answers; the bound (60 s) only catches a hang.
+    const up = await sandbox.exec("for i in $(seq 600); do curl -s -o /dev/null 127.0.0.1:18931/ && exit 0; sleep 0.1; done; exit 1");
+    expect(up.exitCode).toBe(0);
     const res = await run(webfetchTool(deps), { url: "http://127.0.0.1:18931/opencode-served.txt", format: "text" }, fakeCtx().ctx);
     expect(res.output).toBe("inside the sandbox\n");
   });

@@ -1,5 +1,5 @@
 /** Sync triggers: root idle (deduplicated, debounced), not subagents, busy cancels, dispose awaits. */
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import type { GitSync, SyncReason, SyncResult } from "../../.opencode/plugin/sandbox/git/service.js";
 import { gitSyncPlugin } from "../../.opencode/plugin/sandbox/plugins/git-sync.js";
@@ -14,12 +14,11 @@ function setup(options: { debounceMs?: number; slowMs?: number } = {}) {
     noteTitle: (id: string, t?: string) => t && titles.set(id, t),
     sync(id: string, reason: SyncReason, o: { connect?: boolean } = {}): Promise<SyncResult> {
       calls.push({ id, reason, connect: o.connect });
-      const p = new Promise<SyncResult>((r) =>
-        setTimeout(() => {
-          completed++;
-          r({ kind: "skipped", why: "test" });
-        }, options.slowMs ?? 0),
-      );
+      const done = (r: (v: SyncResult) => void) => {
+        completed++;
+        r({ kind: "skipped", why: "test" });
+      };
+      const p = new Promise<SyncResult>((r) => (options.slowMs ? setTimeout(() => done(r), options.slowMs) : done(r)));
       inflight.push(p);
       return p;
     },
@@ -41,9 +40,13 @@ function setup(options: { debounceMs?: number; slowMs?: number } = {}) {
   return { plugin, calls, titles, ev, completed: () => completed };
 }
 
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// The debounce runs on fake timers: a stall of the machine between two events must not fire it.
+const wait = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 
 describe("git sync triggers", () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
   it("one sync per root idle, however many idle events say so", async () => {
     const { calls, ev } = setup();
     await ev("session.status", { sessionID: "root", status: { type: "idle" } });
@@ -81,7 +84,9 @@ describe("git sync triggers", () => {
   it("dispose syncs every live session and waits for the syncs to finish", async () => {
     const { plugin, calls, ev, completed } = setup({ debounceMs: 10_000, slowMs: 50 });
     await ev("session.idle", { sessionID: "root" });
-    await plugin.hooks.dispose();
+    const disposed = plugin.hooks.dispose();
+    await wait(50);
+    await disposed;
     expect(calls.map((c) => `${c.id}:${c.reason}`).sort()).toEqual(["other:shutdown", "root:shutdown"]);
     expect(completed()).toBe(2);
   });

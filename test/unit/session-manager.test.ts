@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import { SessionManager, type SeedContext } from "../../.opencode/plugin/sandbox/core/session-manager.js";
 import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
@@ -75,8 +75,8 @@ describe("SessionManager", () => {
     expect(child.id).toBe(root.id);
     expect(grandchild.id).toBe(root.id);
     expect(provider.calls.filter((c) => c === "create")).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(await store.get("ses_child")).toMatchObject({ parentId: "ses_root", sandboxId: root.id });
+    // Recorded in the background: wait for it (the bound only catches a hang).
+    await vi.waitFor(async () => expect(await store.get("ses_child")).toMatchObject({ parentId: "ses_root", sandboxId: root.id }), { timeout: 30_000 });
   });
 
   it("sessions are independent", async () => {
@@ -153,7 +153,7 @@ describe("SessionManager", () => {
     const { manager, provider, store } = await setup({ parents: { ses_child: "ses_a" } });
     const { id } = await manager.sandboxFor("ses_a");
     await manager.sandboxFor("ses_child");
-    await new Promise((r) => setTimeout(r, 50));
+    await vi.waitFor(async () => expect(await store.get("ses_child")).toBeDefined(), { timeout: 30_000 });
     await manager.delete("ses_a");
     expect(await provider.list({})).toEqual([]);
     expect((await store.read()).sessions).toEqual({});

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +39,25 @@ describe("StateStore", () => {
     await Promise.all(["a", "b"].map((prefix) => run(process.execPath, ["--import", "tsx", worker, dir, prefix, "200"])));
     const sessions = (await s.read()).sessions;
     expect(Object.keys(sessions)).toHaveLength(400);
+    expect((await readdir(dir)).filter((n) => n.endsWith(".tmp") || n.endsWith(".lock"))).toEqual([]);
+  }, 120_000);
+
+  it("kill -9 between writing the new file and renaming it: the old state stays whole, the next writer cleans up", async () => {
+    const { s, dir } = await store();
+    await s.set("before", record("before"));
+    const worker = join(import.meta.dirname, "../support/state-worker.ts");
+    const child = spawn(process.execPath, ["--import", "tsx", worker, dir, "killed", "pause"], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => d.toString().includes("PAUSED") && resolve());
+      child.on("exit", (code) => reject(new Error(`the worker exited (${code}) before its rename`)));
+    });
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("close", r));
+    expect((await readdir(dir)).filter((n) => n.endsWith(".tmp"))).toHaveLength(1); // the unrenamed new state
+    expect(Object.keys((await s.read()).sessions)).toEqual(["before"]);
+    // The killed writer's lock goes stale; its temporary file is removed by the next writer.
+    await s.set("after", record("after"));
+    expect(Object.keys((await s.read()).sessions).sort()).toEqual(["after", "before"]);
     expect((await readdir(dir)).filter((n) => n.endsWith(".tmp") || n.endsWith(".lock"))).toEqual([]);
   }, 120_000);
 

@@ -43,11 +43,15 @@ describe("bash", () => {
 
   it("timeout ends the command with the built-in's note", async () => {
     const { ctx } = fakeCtx();
+    // "before" must be out before the timeout: give it ten times what a whole call takes here.
+    const t0 = Date.now();
+    await run(bash, { command: "echo before" }, fakeCtx().ctx);
+    const timeout = Math.max(300, 10 * (Date.now() - t0));
     const started = Date.now();
-    const res = await run(bash, { command: "echo before; sleep 10; echo after", timeout: 300 }, ctx);
-    expect(Date.now() - started).toBeLessThan(5000);
+    const res = await run(bash, { command: "echo before; sleep 300; echo after", timeout }, ctx);
+    expect(Date.now() - started).toBeLessThan(60_000); // not the 300 s the command asked for
     expect(res.output).toBe(
-      "before\n\n\n<shell_metadata>\nshell tool terminated command after exceeding timeout 300 ms. If this command is expected to take longer and is not waiting for interactive input, retry with a larger timeout value in milliseconds.\n</shell_metadata>",
+      `before\n\n\n<shell_metadata>\nshell tool terminated command after exceeding timeout ${timeout} ms. If this command is expected to take longer and is not waiting for interactive input, retry with a larger timeout value in milliseconds.\n</shell_metadata>`,
     );
     expect(res.metadata.exit).toBeNull();
   });
@@ -56,16 +60,16 @@ describe("bash", () => {
     const { ctx, controller } = fakeCtx();
     setTimeout(() => controller.abort(), 200);
     const started = Date.now();
-    const res = await run(bash, { command: "sleep 10" }, ctx);
-    expect(Date.now() - started).toBeLessThan(5000);
+    const res = await run(bash, { command: "sleep 300" }, ctx);
+    expect(Date.now() - started).toBeLessThan(60_000); // not the 300 s the command asked for
     expect(res.output).toBe("(no output)\n\n<shell_metadata>\nUser aborted the command\n</shell_metadata>");
   });
 
   it("`cmd &` returns as soon as the foreground part ends", async () => {
     const { ctx } = fakeCtx();
     const started = Date.now();
-    const res = await run(bash, { command: "sleep 20 & echo started" }, ctx);
-    expect(Date.now() - started).toBeLessThan(3000);
+    const res = await run(bash, { command: "sleep 300 & echo started" }, ctx);
+    expect(Date.now() - started).toBeLessThan(60_000); // not the 300 s the background job takes
     expect(res.output).toBe("started\n");
   });
 

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { globTool } from "../../.opencode/plugin/sandbox/tools/glob.js";
-import { fakeCtx, hasCommand, HOST_DIR, makeEnv, pathWithout, run, type Env } from "./tools-sandbox-harness.js";
+import { fakeCtx, HOST_DIR, makeEnv, pathWithout, run, type Env } from "./tools-sandbox-harness.js";
+import { lacks, missingCommand } from "../support/prereq.js";
 
 const FILES = [
   "a.txt",
@@ -29,7 +30,6 @@ function seed(root: string) {
 
 let rgEnv: Env;
 let fbEnv: Env;
-const hasRg = hasCommand("rg");
 
 beforeAll(async () => {
   rgEnv = await makeEnv();
@@ -55,10 +55,11 @@ const cases = [
 ];
 
 describe.each([
-  { mode: "rg", env: () => rgEnv, skip: !hasRg },
-  { mode: "fallback (no rg in PATH)", env: () => fbEnv, skip: false },
-])("glob via $mode", ({ env, skip }) => {
-  it.skipIf(skip).each(cases)("$pattern", async ({ pattern, expected }) => {
+  { mode: "rg", env: () => rgEnv, missing: missingCommand("rg") },
+  { mode: "fallback (no rg in PATH)", env: () => fbEnv, missing: undefined },
+])("glob via $mode", ({ env, missing }) => {
+  if (lacks(missing)) return;
+  it.each(cases)("$pattern", async ({ pattern, expected }) => {
     const glob = globTool(env().deps);
     const { ctx, asks } = fakeCtx();
     const res = await run(glob, { pattern }, ctx);

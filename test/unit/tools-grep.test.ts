@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grepTool } from "../../.opencode/plugin/sandbox/tools/grep.js";
-import { fakeCtx, hasCommand, HOST_DIR, makeEnv, pathWithout, run, type Env } from "./tools-sandbox-harness.js";
+import { fakeCtx, HOST_DIR, makeEnv, pathWithout, run, type Env } from "./tools-sandbox-harness.js";
+import { lacks, missingCommand } from "../support/prereq.js";
 
 const FILES: Record<string, string> = {
   "a.txt": "hello world\nfoo\nhello again",
@@ -53,10 +54,11 @@ const cases = [
 ];
 
 describe.each([
-  { mode: "rg", env: () => rgEnv, skip: !hasCommand("rg") },
-  { mode: "fallback (no rg in PATH)", env: () => fbEnv, skip: false },
-])("grep via $mode", ({ env, skip }) => {
-  it.skipIf(skip).each(cases)("$name", async ({ args, count, files }) => {
+  { mode: "rg", env: () => rgEnv, missing: missingCommand("rg") },
+  { mode: "fallback (no rg in PATH)", env: () => fbEnv, missing: undefined },
+])("grep via $mode", ({ env, missing }) => {
+  if (lacks(missing)) return;
+  it.each(cases)("$name", async ({ args, count, files }) => {
     const { ctx, asks } = fakeCtx();
     const res = await run(grepTool(env().deps), args, ctx);
     expect(asks[0]).toMatchObject({ permission: "grep", patterns: [args.pattern], always: ["*"] });
@@ -72,7 +74,7 @@ describe.each([
     expect(res.metadata).toEqual({ matches: count, truncated: false });
   });
 
-  it.skipIf(skip)("formats like the built-in (line text keeps its newline)", async () => {
+  it("formats like the built-in (line text keeps its newline)", async () => {
     const one = await run(grepTool(env().deps), { pattern: "hello", path: "src", include: "*.ts" }, fakeCtx().ctx);
     expect(one.output).toBe(`Found 1 matches\n${HOST_DIR}/src/x.ts:\n  Line 2: function hello() {}\n`);
     const two = await run(grepTool(env().deps), { pattern: "hello", include: "a.txt" }, fakeCtx().ctx);
@@ -80,20 +82,20 @@ describe.each([
     expect(two.output).toMatch(new RegExp(`^Found 2 matches\n${HOST_DIR}/a\\.txt:\n  Line 1: hello world\n\n  Line 3: hello again\n?$`));
   });
 
-  it.skipIf(skip)("cuts long lines at 2000 characters", async () => {
+  it("cuts long lines at 2000 characters", async () => {
     const res = await run(grepTool(env().deps), { pattern: "needle" }, fakeCtx().ctx);
     expect(res.output).toContain(`  Line 1: ${"x".repeat(2000)}...`);
     expect(res.output).not.toContain("needle\n");
   });
 
-  it.skipIf(skip)("skips ignored files and .git, searches hidden files", async () => {
+  it("skips ignored files and .git, searches hidden files", async () => {
     const res = await run(grepTool(env().deps), { pattern: "hello" }, fakeCtx().ctx);
     expect(res.output).toContain(`${HOST_DIR}/.hidden.md:`);
     expect(res.output).not.toContain("node_modules");
     expect(res.output).not.toContain(".git/");
   });
 
-  it.skipIf(skip)("an invalid regex is reported", async () => {
+  it("an invalid regex is reported", async () => {
     await expect(run(grepTool(env().deps), { pattern: "hel(lo" }, fakeCtx().ctx)).rejects.toThrow(/regex parse error/);
   });
 });

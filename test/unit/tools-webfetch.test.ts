@@ -1,11 +1,11 @@
-import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { shq } from "../../.opencode/plugin/sandbox/tools/shared.js";
 import { htmlToMarkdown, htmlToText, webfetchTool } from "../../.opencode/plugin/sandbox/tools/webfetch.js";
-import { fakeCtx, hasCommand, makeEnv, pathWithout, run, type Env } from "./tools-sandbox-harness.js";
+import { fakeCtx, makeEnv, pathWithout, run, type Env } from "./tools-sandbox-harness.js";
+import { lacks, missingBwrap } from "../support/prereq.js";
 
 const HTML =
   "<html><head><title>T</title><style>x{}</style></head><body><h1>Hi</h1><p>Some <b>bold</b> text</p><ul><li>a</li><li>b</li></ul><script>var x=1</script></body></html>";
@@ -108,17 +108,8 @@ function netIsolated(s: Sandbox): Sandbox {
   };
 }
 
-function bwrapWorks(): boolean {
-  if (!hasCommand("bwrap")) return false;
-  try {
-    execFileSync("bwrap", ["--dev-bind", "/", "/", "--unshare-net", "true"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-describe.skipIf(!bwrapWorks())("webfetch cannot reach the host's loopback", () => {
+describe("webfetch cannot reach the host's loopback", () => {
+  if (lacks(missingBwrap())) return;
   it("a host-loopback URL fails inside the sandbox and its content never comes back", async () => {
     const isolated = await makeEnv({ wrap: netIsolated });
     try {

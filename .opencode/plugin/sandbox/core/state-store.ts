@@ -5,7 +5,7 @@
  * corrupt file is moved aside (never deleted) so the map can be rebuilt.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { withLock } from "./lock.js";
@@ -103,6 +103,7 @@ export class StateStore {
 
   private updateFile<T>(path: string, projectId: string, fn: (state: StateFile) => T | Promise<T>): Promise<T> {
     return withLock(path, async () => {
+      await removeStaleTemps(path);
       const state = await this.readFrom(path, projectId);
       const result = await fn(state);
       await writeAtomic(path, JSON.stringify(state, null, 2) + "\n", this.options.phases);
@@ -161,10 +162,23 @@ export class StateStore {
   }
 }
 
+const tempPrefix = (path: string) => `.${basename(path)}.`;
+
+/**
+ * Temp files of `path` left by a writer killed before its rename. Only called under
+ * the file's lock: every writer holds it while its temp file exists.
+ */
+async function removeStaleTemps(path: string): Promise<void> {
+  const prefix = tempPrefix(path);
+  const ours = (n: string) => n.startsWith(prefix) && /^\d+\.[0-9a-f]{8}\.tmp$/.test(n.slice(prefix.length));
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  await Promise.all(names.filter(ours).map((n) => rm(join(dirname(path), n), { force: true })));
+}
+
 /** Write to a temp file in the same directory, fsync, rename over the target. */
 export async function writeAtomic(path: string, data: string | Uint8Array, phases?: PhaseHook): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const tmp = join(dirname(path), `${tempPrefix(path)}${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const handle = await open(tmp, "w", 0o600);
   try {
     await handle.writeFile(data);
