@@ -45,6 +45,8 @@ export class SessionManager {
   private readonly inflight = new Map<string, Promise<Sandbox>>();
   private readonly parents = new Map<string, string | null>();
   private readonly touched = new Map<string, number>();
+  /** Background work `dispose` waits for. */
+  private readonly chores = new Set<Promise<unknown>>();
   private preflighted = false;
   private rebuildNeeded = false;
 
@@ -169,6 +171,7 @@ export class SessionManager {
       env: this.options.env,
     });
     await reach(this.options.phases, "create:made");
+    this.chore(this.removeStrays(provider, root, sandbox.id));
     const now = new Date().toISOString();
     // Keep branch and sync fields of a re-created session: its work lives on.
     const record: SessionRecord = {
@@ -183,6 +186,28 @@ export class SessionManager {
     log.info(`created sandbox ${sandbox.id} (${provider.name})`, root);
     if (!previous) this.options.toast.show(`Sandbox ready (${provider.name}).`, "success", `created:${root}`);
     return sandbox;
+  }
+
+  /**
+   * Removes sandboxes labelled for the session other than `keep`: a process killed
+   * between creating a sandbox and recording it left one that nothing will use.
+   */
+  private async removeStrays(provider: SandboxProvider, root: string, keep?: string) {
+    const { log, projectId } = this.options;
+    try {
+      for (const info of await provider.list({ plugin: LABEL_PLUGIN, project: projectId, session: root })) {
+        if (info.id === keep) continue;
+        await provider.delete(info.id);
+        log.info(`removed sandbox ${info.id}: made for this session but never recorded (its process was killed)`, root);
+      }
+    } catch (error) {
+      log.warn(`could not look for stray sandboxes: ${(error as Error).message}`, root);
+    }
+  }
+
+  private chore(p: Promise<unknown>) {
+    this.chores.add(p);
+    void p.finally(() => this.chores.delete(p));
   }
 
   private async seed(sandbox: Sandbox, root: string, recreated: boolean) {
@@ -275,6 +300,7 @@ export class SessionManager {
     await this.inflight.get(sessionID)?.catch(() => {});
     const provider = await this.options.provider();
     await provider.delete(record.sandboxId);
+    await this.removeStrays(provider, sessionID);
     this.raw.delete(sessionID);
     this.wrapped.delete(sessionID);
     await store.update((state) => {
@@ -290,6 +316,7 @@ export class SessionManager {
 
   async dispose(): Promise<void> {
     await Promise.allSettled([...this.inflight.values()]);
+    while (this.chores.size) await Promise.allSettled([...this.chores]);
     if (this.raw.size || this.preflighted) await (await this.options.provider()).dispose?.();
   }
 }

@@ -198,8 +198,9 @@ export class GitSync {
       const fields: Partial<Rec> = await this.locked(repo, async () => {
         let commit: string | undefined;
         let out: Partial<Rec> = {};
-        if (ctx.recreated) {
-          // The old sandbox vanished: continue from the session's synced work.
+        // A branch already recorded: the old sandbox vanished, or a seed was killed after
+        // allocating it. Either way, continue from the session's synced work.
+        if (ctx.recreated || record.branch) {
           commit =
             (record.branch && (await git.resolve(branchRef(record.branch)))) ||
             (await git.resolve(sessionRef(sessionID))) ||
@@ -224,6 +225,8 @@ export class GitSync {
             try {
               const { branch, branchNumber } = await allocateBranch(git, prefix, commit, reflog);
               out = { ...out, branch, branchNumber, branchTip: commit };
+              // Recorded at once: a seed killed from here on resumes this branch instead of taking another number.
+              await this.options.store.patch(sessionID, out);
               this.options.log.info(`session syncs to branch ${branch} (base ${commit.slice(0, 12)})`, sessionID);
             } catch (error) {
               if (!isGitSyncError(error, "branch_blocked")) throw error;
