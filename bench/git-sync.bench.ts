@@ -100,7 +100,7 @@ async function main() {
     directory: repo,
     config: ConfigSchema.parse({}),
     log: silentLogger,
-    toast: { show() {}, flush: async () => {} },
+    notify: () => {},
     store: {
       get: async (id) => records.get(id),
       patch: async (id, p) => {

@@ -29,7 +29,7 @@ if (mode === "sync") {
     directory: repo,
     config: ConfigSchema.parse({}),
     log: silentLogger,
-    toast: { show() {}, flush: async () => {} },
+    notify: () => {},
     store: new StateStore({ projectId: "p", worktree: repo, log: silentLogger, dir: stateDir, phases }),
     sandboxFor: async () => sandbox,
     lockStaleMs: 2000,

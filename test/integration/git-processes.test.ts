@@ -12,7 +12,7 @@ import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
 import { GitSync } from "../../.opencode/plugin/sandbox/git/service.js";
 import { DirProvider } from "../support/dir-provider.js";
-import { cleanupAll, git, gitOk, makeRepo, RecordingToaster, tempDir, testConfig } from "./git-support.js";
+import { cleanupAll, git, gitOk, makeRepo, tempDir, testConfig } from "./git-support.js";
 
 afterAll(cleanupAll);
 
@@ -103,7 +103,7 @@ describe.each([
         directory: repo,
         config: testConfig(),
         log: silentLogger,
-        toast: new RecordingToaster(),
+        notify: () => {},
         store,
         sandboxFor: async () => sandbox,
         lockStaleMs: 2000,

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { ConfigSchema, type Config } from "../../.opencode/plugin/sandbox/config.js";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import type { SessionRecord } from "../../.opencode/plugin/sandbox/core/state-store.js";
-import type { Toaster, ToastVariant } from "../../.opencode/plugin/sandbox/core/toast.js";
+import type { Toaster, ToastVariant } from "../../.opencode/plugin/sandbox/opencode/toasts.js";
+import { words, type Notice } from "../../.opencode/plugin/sandbox/service/notices.js";
 import { GitSync } from "../../.opencode/plugin/sandbox/git/service.js";
 import type { Sandbox, SandboxProvider } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { DirProvider } from "../support/dir-provider.js";
@@ -95,6 +96,11 @@ export class RecordingToaster implements Toaster {
     this.shown.push({ message, variant });
   }
   async flush() {}
+  /** A `Notify` that shows each notice as the OpenCode face would. */
+  readonly notify = (notice: Notice) => {
+    const w = words(notice);
+    if (w) this.show(w.text, w.level, w.once);
+  };
   text() {
     return this.shown.map((s) => s.message).join("\n");
   }
@@ -129,7 +135,7 @@ export async function harness(
     directory: repo,
     config: options.config ?? testConfig(),
     log: silentLogger,
-    toast,
+    notify: toast.notify,
     store,
     sandboxFor: async (id) => {
       const s = sandboxes.get(id);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { projectSubdir } from "../../.opencode/plugin/sandbox/index.js";
+import { projectSubdir } from "../../.opencode/plugin/sandbox/service/project.js";
 
 describe("projectSubdir: where OpenCode's directory sits in the repository the sandbox holds", () => {
   it.each([

@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import { SessionManager, type SeedContext } from "../../.opencode/plugin/sandbox/core/session-manager.js";
 import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
-import type { Toaster } from "../../.opencode/plugin/sandbox/core/toast.js";
+import { words, type Notify } from "../../.opencode/plugin/sandbox/service/notices.js";
 import { SandboxError } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { DirProvider } from "../support/dir-provider.js";
 
@@ -19,7 +19,10 @@ async function setup({ dir, provider, parents = {} }: Setup = {}) {
   dir ??= await mkdtemp(join(tmpdir(), "sm-"));
   provider ??= new DirProvider(dir);
   const toasts: { message: string; variant: string }[] = [];
-  const toast: Toaster = { show: (message, variant) => void toasts.push({ message, variant }), flush: async () => {} };
+  const notify: Notify = (n) => {
+    const w = words(n);
+    if (w) toasts.push({ message: w.text, variant: w.level });
+  };
   const seeds: SeedContext[] = [];
   let manager: SessionManager;
   const store = new StateStore({ projectId: "proj", worktree: "/w", log: silentLogger, dir: join(dir, "state"), onCorrupt: () => manager.markCorrupt() });
@@ -28,7 +31,7 @@ async function setup({ dir, provider, parents = {} }: Setup = {}) {
     projectId: "proj",
     store,
     log: silentLogger,
-    toast,
+    notify,
     provider: async () => provider!,
     parentOf: async (id) => {
       parentLookups.push(id);

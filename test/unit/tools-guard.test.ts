@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createGuard, HOST_SAFE_TOOLS, hostToolMatcher } from "../../.opencode/plugin/sandbox/plugins/guard.js";
+import { createGuard, HOST_SAFE_TOOLS, hostToolMatcher } from "../../.opencode/plugin/sandbox/opencode/guard.js";
 
 const SANDBOXED = ["bash", "read", "write", "edit", "apply_patch", "glob", "grep", "webfetch", "preview_url"];
 

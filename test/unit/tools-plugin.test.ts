@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { toolsPlugin } from "../../.opencode/plugin/sandbox/plugins/tools.js";
+import { toolsPlugin } from "../../.opencode/plugin/sandbox/opencode/tools.js";
 import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
 import { HOST_DIR, nullLogger } from "./tools-sandbox-harness.js";
 

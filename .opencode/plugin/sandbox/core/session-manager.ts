@@ -7,8 +7,8 @@
 import type { Logger } from "./logger.js";
 import { reach, type PhaseHook } from "./phases.js";
 import type { SessionRecord, StateStore } from "./state-store.js";
-import type { Toaster } from "./toast.js";
 import { isSandboxError, isSandboxGone, type Sandbox, type SandboxProvider } from "../providers/provider.js";
+import type { Notify } from "../service/notices.js";
 
 export const LABEL_PLUGIN = "opencode-sandboxed";
 
@@ -23,7 +23,8 @@ export interface SessionManagerOptions {
   projectId: string;
   store: StateStore;
   log: Logger;
-  toast: Toaster;
+  /** What the user is told about; a face renders it. */
+  notify: Notify;
   /** Resolved on first use: the Daytona SDK is heavy, and set-up errors belong to tool calls. */
   provider: () => Promise<SandboxProvider>;
   /** OpenCode's `info.parentID` of a session (undefined for a root session). */
@@ -136,11 +137,7 @@ export class SessionManager {
       } catch (error) {
         if (!isSandboxError(error, "sandbox_not_found")) throw error;
         log.warn(`sandbox ${record.sandboxId} is gone; creating a new one`, root);
-        this.options.toast.show(
-          "This session's sandbox was gone; a new one was created from the session's last synced work.",
-          "warning",
-          `recreated:${root}`,
-        );
+        this.options.notify({ kind: "sandbox_recreated", sessionID: root });
         sandbox = await this.create(provider, root, record);
         recreated = true;
       }
@@ -184,7 +181,7 @@ export class SessionManager {
     };
     await store.set(root, record);
     log.info(`created sandbox ${sandbox.id} (${provider.name})`, root);
-    if (!previous) this.options.toast.show(`Sandbox ready (${provider.name}).`, "success", `created:${root}`);
+    if (!previous) this.options.notify({ kind: "sandbox_ready", sessionID: root, provider: provider.name });
     return sandbox;
   }
 
@@ -235,7 +232,7 @@ export class SessionManager {
 
   /** Rebuild the map from the provider's labels after a corrupt state file. */
   private async rebuild(provider: SandboxProvider) {
-    const { store, log, projectId, toast } = this.options;
+    const { store, log, projectId } = this.options;
     const found = await provider.list({ plugin: LABEL_PLUGIN, project: projectId });
     const now = new Date().toISOString();
     await store.update((state) => {
@@ -246,11 +243,7 @@ export class SessionManager {
       }
     });
     log.warn(`rebuilt the session map from ${found.length} sandbox(es) found by label`);
-    toast.show(
-      `The sandbox state file was unreadable and was moved aside; ${found.length} sandbox(es) were found again.`,
-      "warning",
-      "state-corrupt",
-    );
+    this.options.notify({ kind: "state_rebuilt", found: found.length });
   }
 
   private touch(root: string) {

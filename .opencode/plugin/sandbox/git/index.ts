@@ -1,4 +1,3 @@
 export { GitSync, type GitSyncOptions, type SyncReason, type SyncResult, type MergeResult, type GitSyncRecordFields } from "./service.js";
 export { GitSyncError, isGitSyncError, type GitSyncErrorKind } from "./errors.js";
 export type { ApplyOutcome } from "./apply.js";
-export { sandboxMergeTool } from "./merge-tool.js";

@@ -13,8 +13,8 @@ import type { Logger } from "../core/logger.js";
 import { reach, type PhaseHook } from "../core/phases.js";
 import type { SeedContext } from "../core/session-manager.js";
 import type { SessionRecord } from "../core/state-store.js";
-import type { Toaster } from "../core/toast.js";
 import type { Sandbox } from "../providers/provider.js";
+import { mergeConflictText, type Notify } from "../service/notices.js";
 import { applySync, type ApplyOutcome } from "./apply.js";
 import { expectSingleRef, readBundleHeader } from "./bundle.js";
 import { GitSyncError, isGitSyncError } from "./errors.js";
@@ -58,7 +58,8 @@ export interface GitSyncOptions {
   directory: string;
   config: Pick<Config, "sync">;
   log: Logger;
-  toast: Toaster;
+  /** What the user is told about; a face renders it. */
+  notify: Notify;
   store: {
     get(sessionID: string): Promise<SessionRecord | undefined>;
     patch(sessionID: string, patch: Partial<SessionRecord>): Promise<SessionRecord | undefined>;
@@ -155,26 +156,21 @@ export class GitSync {
     return (this.identity ??= await userIdentity(git));
   }
 
-  /** Tells the user, once per process, that sync is off and how to turn it on. */
-  private noGit(why: string) {
-    const message =
-      `Git sync is off: ${why}. The sandbox works, but its changes are not brought back to your repository. ` +
-      `To enable it: git init && git add -A && git commit -m "initial commit", then start a new session.`;
-    this.options.log.warn(message);
-    this.options.toast.show(message, "warning", "git-sync-off");
+  private noGit(why: "not_a_repository" | "no_commits") {
+    this.options.notify({ kind: "sync_off", why });
   }
 
   private async hostRepo(): Promise<{ repo: RepoInfo; git: HostGit } | undefined> {
     const repo = await this.repo();
     if (!repo) {
-      this.noGit("this project is not a git repository");
+      this.noGit("not_a_repository");
       return undefined;
     }
     const git = this.git!;
     // Once a repository has a commit it keeps having one: checked until then only.
     if (!this.hasCommits) {
       if (!(await git.resolve("HEAD"))) {
-        this.noGit("the repository has no commit yet");
+        this.noGit("no_commits");
         return undefined;
       }
       this.hasCommits = true;
@@ -214,11 +210,7 @@ export class GitSync {
             identity: await this.who(git),
           });
           commit = snap.commit;
-          if (snap.submodules.length) {
-            const msg = `Submodules are not copied into the sandbox (their directories are empty there): ${snap.submodules.join(", ")}.`;
-            this.options.log.warn(msg, sessionID);
-            this.options.toast.show(msg, "warning", "git-submodules");
-          }
+          if (snap.submodules.length) this.options.notify({ kind: "submodules_skipped", sessionID, paths: snap.submodules });
           if (snap.copiedIgnored.length) this.options.log.info(`copied ignored files into the sandbox: ${snap.copiedIgnored.join(", ")}`, sessionID);
           out = { baseCommit: commit, lastSyncedCommit: commit };
           if (this.options.config.sync.enabled && !record.branch) {
@@ -252,8 +244,7 @@ export class GitSync {
   };
 
   private blocked(error: GitSyncError, sessionID: string) {
-    this.options.log.error(error.message, sessionID);
-    this.options.toast.show(error.message, "error", "git-branch-blocked");
+    this.options.notify({ kind: "branch_blocked", sessionID, message: error.message });
   }
 
   // ---------------------------------------------------------------- sync
@@ -427,41 +418,7 @@ export class GitSync {
   }
 
   private report(sessionID: string, outcome: ApplyOutcome, record: Rec) {
-    const { toast, log } = this.options;
-    const name = this.titles.get(sessionID) ?? record.title;
-    const who = name ? `Session "${name}"` : `Session ${sessionID}`;
-    switch (outcome.kind) {
-      case "advanced": {
-        const b = outcome.branch;
-        const followed = outcome.worktree ? ` Your checkout of ${b} was fast-forwarded.` : "";
-        toast.show(`${who}: work synced to ${b}.${followed} See it: git log ${b} · git checkout ${b}`, "success");
-        break;
-      }
-      case "waiting": {
-        const msg =
-          `${outcome.branch} is checked out in ${outcome.worktree} with local changes (${outcome.detail}); ` +
-          `the session's new work was not applied there. Commit or stash your changes — the next sync brings it.`;
-        log.warn(msg, sessionID);
-        toast.show(msg, "warning", `git-waiting:${outcome.branch}`);
-        break;
-      }
-      case "diverted": {
-        if (!outcome.created) {
-          toast.show(`${who}: work synced to ${outcome.sideBranch}. See it: git log ${outcome.sideBranch}`, "success");
-          break;
-        }
-        const why =
-          outcome.reason === "user_commits"
-            ? `${outcome.branch} has commits made outside the session; they are kept`
-            : `the session's history no longer continues ${outcome.branch} (the agent reset or switched branches); ${outcome.branch} is kept`;
-        const msg = `${why}. ${who}'s work is on ${outcome.sideBranch}: git log ${outcome.sideBranch} · git merge ${outcome.sideBranch}`;
-        log.warn(msg, sessionID);
-        toast.show(msg, "warning");
-        break;
-      }
-      case "up_to_date":
-        break;
-    }
+    this.options.notify({ kind: "synced", sessionID, title: this.titles.get(sessionID) ?? record.title, outcome });
   }
 
   // ---------------------------------------------------------------- host → sandbox
@@ -515,10 +472,8 @@ export class GitSync {
     if (marks.has("FETCHFAIL")) throw new GitSyncError("sandbox_failed", `could not bring ${ref} into the sandbox`);
     const conflicts = marks.get("CONFLICT") ?? [];
     if (marks.has("ABORTED")) {
-      const message = `Merging ${ref} into the sandbox's branch stopped on conflicts in ${conflicts.length} file(s): ${conflicts.join(", ")}. The merge was aborted; nothing was changed.`;
-      this.options.log.warn(message, sessionID);
-      this.options.toast.show(message, "warning");
-      return { kind: "conflict", conflicts, message };
+      this.options.notify({ kind: "merge_conflict", sessionID, ref, conflicts });
+      return { kind: "conflict", conflicts, message: mergeConflictText(ref, conflicts) };
     }
     const head = marks.get("MERGED")?.[0];
     const before = marks.get("HEAD")?.[0];

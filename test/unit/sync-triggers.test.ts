@@ -1,17 +1,22 @@
-/** Sync triggers: root idle (deduplicated, debounced), not subagents, busy cancels, dispose awaits. */
+/** Sync triggers: root idle (deduplicated, debounced), not subagents, busy cancels, dispose awaits; OpenCode's events map onto them. */
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import type { GitSync, SyncReason, SyncResult } from "../../.opencode/plugin/sandbox/git/service.js";
-import { gitSyncPlugin } from "../../.opencode/plugin/sandbox/plugins/git-sync.js";
-import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
+import { onEvent, type Event } from "../../.opencode/plugin/sandbox/opencode/events.js";
+import { ProjectService } from "../../.opencode/plugin/sandbox/service/project.js";
+import { SyncTriggers } from "../../.opencode/plugin/sandbox/service/sync-triggers.js";
+import { DirProvider } from "../support/dir-provider.js";
 
 function setup(options: { debounceMs?: number; slowMs?: number } = {}) {
   const calls: { id: string; reason: SyncReason; connect?: boolean }[] = [];
-  const titles = new Map<string, string>();
+  const noted: { id: string; title?: string }[] = [];
   let inflight: Promise<unknown>[] = [];
   let completed = 0;
   const fake = {
-    noteTitle: (id: string, t?: string) => t && titles.set(id, t),
     sync(id: string, reason: SyncReason, o: { connect?: boolean } = {}): Promise<SyncResult> {
       calls.push({ id, reason, connect: o.connect });
       const done = (r: (v: SyncResult) => void) => {
@@ -29,15 +34,22 @@ function setup(options: { debounceMs?: number; slowMs?: number } = {}) {
   } as unknown as GitSync;
   const parents: Record<string, string> = { sub: "root" };
   const live = new Set(["root", "other"]);
-  const plugin = gitSyncPlugin({
+  const triggers = new SyncTriggers({
     gitSync: fake,
-    manager: { isLive: (id: string) => live.has(id), rootOf: async (id: string) => parents[id] ?? id, liveSessions: () => [...live] } as never,
+    manager: { isLive: (id: string) => live.has(id), rootOf: async (id: string) => parents[id] ?? id, liveSessions: () => [...live] },
     config: ConfigSchema.parse({ sync: { debounceMs: options.debounceMs ?? 20 } }),
     log: silentLogger,
-    toast: { show() {}, flush: async () => {} },
+    notify: () => {},
   });
-  const ev = (type: string, properties: Record<string, unknown>) => plugin.hooks.event({ event: { type, properties } });
-  return { plugin, calls, titles, ev, completed: () => completed };
+  const service = {
+    noteSession: (info: { id: string; title?: string }) => void noted.push({ id: info.id, title: info.title }),
+    idle: (id: string) => triggers.idle(id),
+    busy: (id: string) => triggers.busy(id),
+    active: (id: string) => triggers.active(id),
+    deleted: () => {},
+  };
+  const ev = async (type: string, properties: Record<string, unknown>) => onEvent(service, { type, properties } as Event);
+  return { triggers, calls, noted, ev, completed: () => completed };
 }
 
 // The debounce runs on fake timers: a stall of the machine between two events must not fire it.
@@ -82,20 +94,40 @@ describe("git sync triggers", () => {
   });
 
   it("dispose syncs every live session and waits for the syncs to finish", async () => {
-    const { plugin, calls, ev, completed } = setup({ debounceMs: 10_000, slowMs: 50 });
+    const { triggers, calls, ev, completed } = setup({ debounceMs: 10_000, slowMs: 50 });
     await ev("session.idle", { sessionID: "root" });
-    const disposed = plugin.hooks.dispose();
+    const disposed = triggers.dispose();
     await wait(50);
     await disposed;
     expect(calls.map((c) => `${c.id}:${c.reason}`).sort()).toEqual(["other:shutdown", "root:shutdown"]);
     expect(completed()).toBe(2);
   });
 
-  it("remembers titles and syncs on demand through the root session", async () => {
-    const { plugin, calls, titles, ev } = setup();
+  it("session events tell titles and parents", async () => {
+    const { noted, ev } = setup();
     await ev("session.updated", { info: { id: "root", title: "Fix the login" } });
-    expect(titles.get("root")).toBe("Fix the login");
-    await plugin.syncSession("sub");
-    expect(calls).toEqual([{ id: "root", reason: "manual", connect: true }]);
+    expect(noted).toEqual([{ id: "root", title: "Fix the login" }]);
+  });
+});
+
+describe("ProjectService.sync", () => {
+  it("syncs on demand through the root session", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "svc-"));
+    const service = new ProjectService({
+      projectId: "p",
+      worktree: dir,
+      directory: dir,
+      config: ConfigSchema.parse({ sync: { debounceMs: 0 } }),
+      log: silentLogger,
+      notify: () => {},
+      parentOf: async (id) => (id === "sub" ? "root" : undefined),
+      provider: async () => new DirProvider(join(dir, "sandboxes")),
+      stateDir: join(dir, "state"),
+    });
+    await service.sandboxFor("root");
+    // Not a repository: the root's record exists but was not seeded from git — the sub session has none of its own.
+    expect(await service.sync("sub")).toEqual({ kind: "skipped", why: "the sandbox's repository was not seeded from git" });
+    expect(await service.sync("nobody")).toEqual({ kind: "skipped", why: "the session has no sandbox" });
+    await service.dispose();
   });
 });

@@ -1,9 +1,9 @@
 /** `sandbox_merge`: bring a local ref of the user's repository into the running session's sandbox. */
 import { tool } from "@opencode-ai/plugin";
-import { isGitSyncError } from "./errors.js";
-import type { GitSync } from "./service.js";
+import { isGitSyncError } from "../git/errors.js";
+import type { MergeResult } from "../git/service.js";
 
-export function sandboxMergeTool(sync: GitSync, rootOf: (sessionID: string) => Promise<string> = async (id) => id) {
+export function sandboxMergeTool(merge: (sessionID: string, ref: string) => Promise<MergeResult>) {
   return tool({
     description:
       "Merge a branch, tag or commit from the user's local git repository into the sandbox's current branch " +
@@ -14,7 +14,7 @@ export function sandboxMergeTool(sync: GitSync, rootOf: (sessionID: string) => P
     },
     async execute(args, context) {
       try {
-        const result = await sync.merge(await rootOf(context.sessionID), args.ref);
+        const result = await merge(context.sessionID, args.ref);
         if (result.kind === "conflict")
           return {
             title: `merge ${args.ref}: conflicts`,

@@ -1,6 +1,5 @@
 /** Tells the model, briefly, where its tools run. */
 import type { Hooks } from "@opencode-ai/plugin";
-import type { PluginContext } from "./context.js";
 
 export const SANDBOX_PROMPT_MARKER = "<sandbox>";
 
@@ -15,8 +14,8 @@ export function sandboxPrompt(directory: string): string {
   ].join("\n");
 }
 
-export function systemPromptPlugin(ctx: PluginContext): Hooks {
-  const text = sandboxPrompt(ctx.directory);
+export function systemPromptPlugin(directory: string): Hooks {
+  const text = sandboxPrompt(directory);
   return {
     async "experimental.chat.system.transform"(_input, output) {
       output.system.push(text);

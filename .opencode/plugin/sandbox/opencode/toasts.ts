@@ -1,16 +1,13 @@
 /**
- * Toasts through client.tui.showToast: never awaited on a tool's critical path,
- * harmless without a TUI, and shown once per event key.
+ * The OpenCode face's voice: notices and errors as toasts (client.tui.showToast) and
+ * log lines. Never awaited on a tool's critical path, harmless without a TUI, and
+ * told once per key.
  */
-import type { Logger } from "./logger.js";
+import type { PluginInput } from "@opencode-ai/plugin";
+import type { Logger } from "../core/logger.js";
+import { words, type Level, type Notice } from "../service/notices.js";
 
-export type ToastVariant = "info" | "success" | "warning" | "error";
-
-export interface ToastClient {
-  tui: {
-    showToast(options: { body: { title?: string; message: string; variant: ToastVariant; duration?: number } }): Promise<unknown>;
-  };
-}
+export type ToastVariant = Level;
 
 export interface Toaster {
   /** `key` deduplicates: the same key is shown once per plugin instance. Omit it to always show. */
@@ -18,6 +15,8 @@ export interface Toaster {
   /** Resolves when every toast requested so far was delivered or failed. */
   flush(): Promise<void>;
 }
+
+type ToastClient = Pick<PluginInput["client"], "tui">;
 
 export function createToaster(client: ToastClient | undefined, log: Logger, title = "Sandbox"): Toaster {
   const shown = new Set<string>();
@@ -42,4 +41,14 @@ export function createToaster(client: ToastClient | undefined, log: Logger, titl
       await Promise.all([...pending]);
     },
   };
+}
+
+/** Renders a notice: a toast, and a log line for warnings and errors. */
+export function renderNotice(toast: Toaster, log: Logger, notice: Notice): void {
+  const w = words(notice);
+  if (!w) return;
+  const sessionID = "sessionID" in notice ? notice.sessionID : undefined;
+  if (w.level === "warning") log.warn(w.text, sessionID);
+  else if (w.level === "error") log.error(w.text, sessionID);
+  toast.show(w.text, w.level, w.once);
 }

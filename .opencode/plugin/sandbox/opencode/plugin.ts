@@ -1,0 +1,100 @@
+/**
+ * The OpenCode face (plugin API V1): one instance per project directory (`opencode
+ * serve` runs several in one process), nothing module-level. It reads the
+ * configuration, builds the project's service, and turns OpenCode's hooks into the
+ * service's calls and the service's notices into toasts, tool results and log lines.
+ */
+import type { Hooks, PluginInput } from "@opencode-ai/plugin";
+import { ConfigError, ConfigSchema, loadConfig, resolveProvider, type Config } from "../config.js";
+import { FileLogger } from "../core/logger.js";
+import { logPath } from "../core/paths.js";
+import { isSandboxError } from "../providers/provider.js";
+import { ProjectService } from "../service/project.js";
+import type { ToolDeps } from "../tools/deps.js";
+import { previewUrlTool } from "../tools/preview-url.js";
+import { onEvent } from "./events.js";
+import { sandboxMergeTool } from "./merge-tool.js";
+import { systemPromptPlugin } from "./system-prompt.js";
+import { createToaster, renderNotice } from "./toasts.js";
+import { toolsPlugin } from "./tools.js";
+
+export async function createSandboxPlugin(input: PluginInput, options: Record<string, unknown> = {}): Promise<Hooks> {
+  const { directory, client } = input;
+  const log = new FileLogger({ path: logPath() });
+  const toast = createToaster(client, log);
+
+  let config: Config;
+  let configError: ConfigError | undefined;
+  try {
+    config = loadConfig({ options, directory });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    configError = error;
+    config = ConfigSchema.parse({});
+  }
+  log.level = config.logLevel;
+  log.addSecret(config.daytona.apiKey);
+  for (const name of config.secretEnv) log.addSecret(config.sandboxEnv[name]);
+  if (configError) {
+    log.error(configError.message);
+    toast.show(configError.message, "error", "config-error");
+  }
+  log.info(
+    `opencode-sandboxed loaded for ${directory} (project ${input.project?.id ?? "?"}, provider ${configError ? "none: invalid configuration" : resolveProvider(config)})`,
+  );
+
+  const service = new ProjectService({
+    projectId: input.project?.id ?? "global",
+    worktree: input.worktree,
+    directory,
+    config,
+    configError,
+    log,
+    notify: (notice) => renderNotice(toast, log, notice),
+    parentOf: async (id) => (await client.session.get({ path: { id } })).data?.parentID,
+    titleOf: async (id) => (await client.session.get({ path: { id } })).data?.title,
+  });
+
+  const deps: ToolDeps = {
+    directory,
+    config,
+    log,
+    async sandboxFor(sessionID) {
+      try {
+        return await service.sandboxFor(sessionID);
+      } catch (error) {
+        if (isSandboxError(error, "unavailable")) {
+          log.error(error.message, sessionID);
+          toast.show(error.message, "error", `unavailable:${error.message}`);
+        } else if (error instanceof ConfigError) {
+          // Again when a tool first needs the sandbox: the start-up toast can precede any
+          // attached TUI (OpenCode bootstraps the project before clients subscribe).
+          toast.show(error.message, "error", "config-error:tool");
+        } else {
+          log.error(`no sandbox: ${(error as Error).stack ?? error}`, sessionID);
+        }
+        throw error;
+      }
+    },
+  };
+
+  const ownTools = {
+    preview_url: previewUrlTool(deps),
+    sandbox_merge: sandboxMergeTool((id, ref) => service.merge(id, ref)),
+  };
+  const sandboxed = toolsPlugin(deps, { otherTools: Object.keys(ownTools) });
+
+  return {
+    ...systemPromptPlugin(directory),
+    tool: { ...ownTools, ...sandboxed.tool },
+    "tool.execute.before": sandboxed["tool.execute.before"],
+    async event({ event }) {
+      await onEvent(service, event);
+    },
+    async dispose() {
+      await service.dispose();
+      await toast.flush();
+      await log.flush();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * What the service tells the user about, as typed values. The service shows nothing
+ * itself: a face (the OpenCode plugin, a CLI) renders each notice — the words below
+ * are shared so that every face says the same thing.
+ */
+import type { ApplyOutcome } from "../git/apply.js";
+
+export type Notice =
+  | { kind: "sandbox_ready"; sessionID: string; provider: string }
+  /** The session's sandbox was gone; a new one holds its last synced work. */
+  | { kind: "sandbox_recreated"; sessionID: string }
+  /** The state file was unreadable; the map was rebuilt from the provider's labels. */
+  | { kind: "state_rebuilt"; found: number }
+  | { kind: "sync_off"; why: "not_a_repository" | "no_commits" }
+  | { kind: "submodules_skipped"; sessionID: string; paths: string[] }
+  /** A ref blocks the session's branch names (the error says which and how to fix it). */
+  | { kind: "branch_blocked"; sessionID: string; message: string }
+  | { kind: "synced"; sessionID: string; title?: string; outcome: ApplyOutcome }
+  | { kind: "sync_failed"; sessionID: string; message: string }
+  /** A merge of a host ref into the sandbox stopped on conflicts and was aborted. */
+  | { kind: "merge_conflict"; sessionID: string; ref: string; conflicts: string[] }
+  /** The final sync of a deleted session failed: its sandbox is kept. */
+  | { kind: "delete_kept"; sessionID: string; message: string };
+
+export type Notify = (notice: Notice) => void;
+
+export type Level = "success" | "info" | "warning" | "error";
+
+export interface Words {
+  text: string;
+  level: Level;
+  /** Notices with the same key are told once per process; none: every time. */
+  once?: string;
+}
+
+const who = (sessionID: string, title?: string) => (title ? `Session "${title}"` : `Session ${sessionID}`);
+
+export function mergeConflictText(ref: string, conflicts: string[]): string {
+  return `Merging ${ref} into the sandbox's branch stopped on conflicts in ${conflicts.length} file(s): ${conflicts.join(", ")}. The merge was aborted; nothing was changed.`;
+}
+
+function syncedWords(n: Extract<Notice, { kind: "synced" }>): Words | undefined {
+  const o = n.outcome;
+  const name = who(n.sessionID, n.title);
+  switch (o.kind) {
+    case "advanced": {
+      const followed = o.worktree ? ` Your checkout of ${o.branch} was fast-forwarded.` : "";
+      return { text: `${name}: work synced to ${o.branch}.${followed} See it: git log ${o.branch} · git checkout ${o.branch}`, level: "success" };
+    }
+    case "waiting":
+      return {
+        text:
+          `${o.branch} is checked out in ${o.worktree} with local changes (${o.detail}); ` +
+          `the session's new work was not applied there. Commit or stash your changes — the next sync brings it.`,
+        level: "warning",
+        once: `git-waiting:${o.branch}`,
+      };
+    case "diverted": {
+      if (!o.created) return { text: `${name}: work synced to ${o.sideBranch}. See it: git log ${o.sideBranch}`, level: "success" };
+      const why =
+        o.reason === "user_commits"
+          ? `${o.branch} has commits made outside the session; they are kept`
+          : `the session's history no longer continues ${o.branch} (the agent reset or switched branches); ${o.branch} is kept`;
+      return { text: `${why}. ${name}'s work is on ${o.sideBranch}: git log ${o.sideBranch} · git merge ${o.sideBranch}`, level: "warning" };
+    }
+    case "up_to_date":
+      return undefined;
+  }
+}
+
+/** The words for a notice; undefined when there is nothing worth telling. */
+export function words(n: Notice): Words | undefined {
+  switch (n.kind) {
+    case "sandbox_ready":
+      return { text: `Sandbox ready (${n.provider}).`, level: "success", once: `created:${n.sessionID}` };
+    case "sandbox_recreated":
+      return {
+        text: "This session's sandbox was gone; a new one was created from the session's last synced work.",
+        level: "warning",
+        once: `recreated:${n.sessionID}`,
+      };
+    case "state_rebuilt":
+      return {
+        text: `The sandbox state file was unreadable and was moved aside; ${n.found} sandbox(es) were found again.`,
+        level: "warning",
+        once: "state-corrupt",
+      };
+    case "sync_off": {
+      const why = n.why === "not_a_repository" ? "this project is not a git repository" : "the repository has no commit yet";
+      return {
+        text:
+          `Git sync is off: ${why}. The sandbox works, but its changes are not brought back to your repository. ` +
+          `To enable it: git init && git add -A && git commit -m "initial commit", then start a new session.`,
+        level: "warning",
+        once: "git-sync-off",
+      };
+    }
+    case "submodules_skipped":
+      return {
+        text: `Submodules are not copied into the sandbox (their directories are empty there): ${n.paths.join(", ")}.`,
+        level: "warning",
+        once: "git-submodules",
+      };
+    case "branch_blocked":
+      return { text: n.message, level: "error", once: "git-branch-blocked" };
+    case "synced":
+      return syncedWords(n);
+    case "sync_failed":
+      return { text: `Syncing the session's work failed: ${n.message.split("\n")[0]}`, level: "error", once: `sync-failed:${n.message}` };
+    case "merge_conflict":
+      return { text: mergeConflictText(n.ref, n.conflicts), level: "warning" };
+    case "delete_kept":
+      return { text: "Could not sync the deleted session's work; its sandbox was kept. See daytona.log.", level: "error" };
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The work done for one project, whatever face asks for it: the state store, the
+ * session manager, git sync and when it runs, and what happens when a session ends.
+ * It returns outcomes and reports notices; it shows nothing itself.
+ */
+import { isAbsolute, posix, relative, sep } from "node:path";
+import type { Config, ConfigError } from "../config.js";
+import type { Logger } from "../core/logger.js";
+import type { PhaseHook } from "../core/phases.js";
+import { SessionManager } from "../core/session-manager.js";
+import { StateStore } from "../core/state-store.js";
+import { GitSync, type MergeResult, type SyncReason, type SyncResult } from "../git/service.js";
+import { createProvider } from "../providers/factory.js";
+import type { Sandbox, SandboxProvider } from "../providers/provider.js";
+import type { Notify } from "./notices.js";
+import { SyncTriggers } from "./sync-triggers.js";
+
+export interface ProjectServiceOptions {
+  projectId: string;
+  /** The repository's top level as OpenCode sees it (its `worktree`). */
+  worktree: string;
+  /** The host project directory (OpenCode's `directory`; may be a subdirectory of `worktree`). */
+  directory: string;
+  config: Config;
+  /** An invalid configuration: every request for a sandbox fails with it. */
+  configError?: ConfigError;
+  log: Logger;
+  notify: Notify;
+  /** A session's parent (undefined for a root session), when no event told it yet. */
+  parentOf?: (sessionID: string) => Promise<string | undefined>;
+  /** A session's title for commit messages, when no event told it yet. */
+  titleOf?: (sessionID: string) => Promise<string | undefined>;
+  /** Tests: another place for the state file. */
+  stateDir?: string;
+  /** Tests: another provider. */
+  provider?: () => Promise<SandboxProvider>;
+  /** Tests: stop at named points (see core/phases.ts). */
+  phases?: PhaseHook;
+}
+
+export class ProjectService {
+  readonly store: StateStore;
+  readonly manager: SessionManager;
+  readonly gitSync: GitSync;
+  private readonly triggers: SyncTriggers;
+  private readonly subdir: string;
+  private readonly endings = new Set<Promise<void>>();
+
+  constructor(private readonly o: ProjectServiceOptions) {
+    const { config, log, notify, phases } = o;
+    let provider: Promise<SandboxProvider> | undefined;
+    this.store = new StateStore({ projectId: o.projectId, worktree: o.worktree, log, phases, dir: o.stateDir, onCorrupt: () => this.manager.markCorrupt() });
+    this.gitSync = new GitSync({
+      directory: o.directory,
+      config,
+      log,
+      notify,
+      store: this.store,
+      sandboxFor: (id) => this.manager.sandboxFor(id),
+      isLive: (id) => this.manager.isLive(id),
+      titleOf: o.titleOf,
+      phases,
+    });
+    this.manager = new SessionManager({
+      projectId: o.projectId,
+      store: this.store,
+      log,
+      notify,
+      env: config.sandboxEnv,
+      seed: this.gitSync.seed,
+      provider: () => {
+        if (o.configError) return Promise.reject(o.configError);
+        return (provider ??= o.provider?.() ?? createProvider(config, log));
+      },
+      parentOf: o.parentOf,
+      phases,
+    });
+    this.triggers = new SyncTriggers({ gitSync: this.gitSync, manager: this.manager, config, log, notify });
+    this.subdir = projectSubdir(o.worktree, o.directory);
+  }
+
+  /**
+   * The session's sandbox as tools see it. The sandbox holds the whole repository (git
+   * sync seeds its top level); OpenCode may run in a subdirectory of it (a monorepo
+   * package), which is then the sandbox's project directory.
+   */
+  async sandboxFor(sessionID: string): Promise<Sandbox> {
+    const sandbox = await this.manager.sandboxFor(sessionID);
+    return this.subdir ? withProjectDir(sandbox, posix.join(sandbox.projectDir, this.subdir)) : sandbox;
+  }
+
+  /** What a session event told about a session. */
+  noteSession(info: { id: string; parentID?: string; title?: string }): void {
+    this.manager.noteParent(info.id, info.parentID);
+    this.gitSync.noteTitle(info.id, info.title);
+  }
+
+  idle(sessionID: string): Promise<void> {
+    return this.triggers.idle(sessionID);
+  }
+
+  busy(sessionID: string): void {
+    this.triggers.busy(sessionID);
+  }
+
+  active(sessionID: string): void {
+    this.triggers.active(sessionID);
+  }
+
+  /** Syncs the session's work (its root session's sandbox) now. */
+  async sync(sessionID: string, reason: SyncReason = "manual"): Promise<SyncResult> {
+    return this.triggers.run(await this.manager.rootOf(sessionID), reason, true);
+  }
+
+  /** Merges a ref of the user's repository into the session's sandbox. */
+  async merge(sessionID: string, ref: string): Promise<MergeResult> {
+    return this.gitSync.merge(await this.manager.rootOf(sessionID), ref);
+  }
+
+  /**
+   * The session was deleted: its work is synced (never lost by deleting a session),
+   * then its sandbox and mapping go; the branch stays. A failed sync keeps the sandbox.
+   * Runs in the background; `dispose` waits for it.
+   */
+  deleted(sessionID: string): void {
+    const p = this.end(sessionID)
+      .catch((error) => this.o.log.error(`deleting the sandbox failed: ${(error as Error).message}`, sessionID))
+      .finally(() => this.endings.delete(p));
+    this.endings.add(p);
+  }
+
+  private async end(sessionID: string) {
+    const record = await this.manager.existing(sessionID).catch(() => undefined);
+    if (!record) return; // never used a tool: nothing to sync or delete
+    if (!record.parentId) {
+      try {
+        await this.sync(sessionID, "delete");
+      } catch (error) {
+        this.o.log.error(`final sync failed, sandbox kept: ${(error as Error).message}`, sessionID);
+        this.o.notify({ kind: "delete_kept", sessionID, message: (error as Error).message });
+        return;
+      }
+    }
+    await this.manager.delete(sessionID);
+  }
+
+  /** Waits for deletions and syncs (a last one of every live session), then lets the provider go. */
+  async dispose(): Promise<void> {
+    await Promise.allSettled([...this.endings]);
+    await this.triggers.dispose();
+    await this.manager.dispose().catch((error) => this.o.log.error(`dispose: ${(error as Error).message}`));
+  }
+}
+
+/** `directory` relative to the repository's top level ("" when it is the top, or not in a repository). */
+export function projectSubdir(worktree: string | undefined, directory: string): string {
+  if (!worktree || worktree === "/") return "";
+  const rel = relative(worktree, directory);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel.split(sep).join("/") : "";
+}
+
+/** The same sandbox, with the tools' project directory moved (everything else delegates). */
+function withProjectDir(sandbox: Sandbox, projectDir: string): Sandbox {
+  return Object.create(sandbox, { projectDir: { value: projectDir, enumerable: true } }) as Sandbox;
+}
