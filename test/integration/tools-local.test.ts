@@ -11,6 +11,7 @@ import { webfetchTool } from "../../.opencode/plugin/sandbox/tools/webfetch.js";
 import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
 import { harness, type Harness } from "../support/local-harness.js";
 import { fakeCtx, HOST_DIR, nullLogger, run } from "../unit/tools-sandbox-harness.js";
+import { FileLocks } from "../../.opencode/plugin/sandbox/tools/file-locks.js";
 
 const SECRET = "host-loopback-secret-91c2";
 let h: Harness;
@@ -25,7 +26,7 @@ beforeAll(async () => {
   port = (server.address() as AddressInfo).port;
   h = await harness({ network: "isolated" });
   sandbox = await h.provider.create({ labels: { test: "tools" } });
-  deps = { directory: HOST_DIR, sandboxFor: async () => sandbox, config: ConfigSchema.parse({}), log: nullLogger };
+  deps = { directory: HOST_DIR, sandboxFor: async () => sandbox, config: ConfigSchema.parse({}), log: nullLogger, locks: new FileLocks() };
   await sandbox.exec("mkdir -p src && printf 'hello\\n' > src/a.ts && printf 'x\\n' > b.txt");
 }, 120_000);
 afterAll(async () => {

@@ -2,6 +2,7 @@
 import type { Config } from "../config.js";
 import type { Logger } from "../core/logger.js";
 import type { Sandbox } from "../providers/provider.js";
+import type { FileLocks } from "./file-locks.js";
 
 export interface ToolDeps {
   /** The host project directory — the path the model sees in its context. */
@@ -10,4 +11,6 @@ export interface ToolDeps {
   sandboxFor(sessionID: string): Promise<Sandbox>;
   config: Config;
   log: Logger;
+  /** Serialises writes to one file across the tools of this plugin instance. */
+  locks: FileLocks;
 }

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { tool, type ToolContext } from "@opencode-ai/plugin";
 import type { ToolDeps } from "./deps.js";
 import { ERR_IDENTICAL, replace } from "./edit-replacers.js";
-import { fileDiff, type FileDiff, joinBom, kindOf, locate, readTextWithBom, splitBom, throwIfAborted, withFileLock } from "./file-util.js";
+import { fileDiff, type FileDiff, joinBom, kindOf, locate, readTextWithBom, splitBom, throwIfAborted } from "./file-util.js";
 import { assertExternalDirectory } from "./shared.js";
 
 export const EDIT_DESCRIPTION =
@@ -34,7 +34,7 @@ export function editTool(deps: ToolDeps) {
     await assertExternalDirectory(ctx, file);
 
     let changes: FileDiff = { diff: "", additions: 0, deletions: 0 };
-    await withFileLock(`${sandbox.id}:${target.sandbox}`, async () => {
+    await deps.locks.run(`${sandbox.id}:${target.sandbox}`, async () => {
       const ask = () =>
         ctx.ask({ permission: "edit", patterns: [path.relative(worktree, file)], always: ["*"], metadata: { filepath: file, diff: changes.diff } });
 

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { tool, type ToolContext } from "@opencode-ai/plugin";
 import type { ToolDeps } from "./deps.js";
-import { fileDiff, joinBom, kindOf, locate, readTextWithBom, splitBom, throwIfAborted, withFileLock } from "./file-util.js";
+import { fileDiff, joinBom, kindOf, locate, readTextWithBom, splitBom, throwIfAborted } from "./file-util.js";
 import { assertExternalDirectory } from "./shared.js";
 
 export const WRITE_DESCRIPTION = `Writes a file to the local filesystem.
@@ -27,7 +27,7 @@ export function writeTool(deps: ToolDeps) {
     await assertExternalDirectory(ctx, file);
 
     let exists = false;
-    await withFileLock(`${sandbox.id}:${target.sandbox}`, async () => {
+    await deps.locks.run(`${sandbox.id}:${target.sandbox}`, async () => {
       const kind = await kindOf(sandbox, target.sandbox);
       exists = kind !== undefined;
       // The built-in fails reading the old content; this is its (Effect PlatformError) wording.
