@@ -106,7 +106,7 @@ describe.each([
     [builtin, sandboxed] = await Promise.all([answers(calls, { plugin: false, modelId }), answers(calls, { plugin: true, modelId })]);
     // PARITY_DUMP=1 prints both sides of every call.
     if (process.env.PARITY_DUMP) for (const [i, c] of calls.entries()) console.log(`### ${c.name}\n--- builtin\n${builtin[i]}\n--- plugin\n${sandboxed[i]}`);
-  }, 400_000);
+  }, 200_000 + 30_000 * calls.length); // only a bound for a hang (see Workbench.run)
 
   it.each(calls.map((c, i) => [c.name, i] as const))("%s", (name, i) => {
     if (ALLOWED[name]) return;

@@ -12,7 +12,7 @@ import { allocateBranch } from "../../.opencode/plugin/sandbox/git/refs.js";
 import { GitSync } from "../../.opencode/plugin/sandbox/git/service.js";
 import { DirProvider } from "../support/dir-provider.js";
 import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
-import type { Phase } from "../../.opencode/plugin/sandbox/core/phases.js";
+import type { Phase } from "../../.opencode/plugin/sandbox/util/phases.js";
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode === "sync") {
@@ -32,7 +32,6 @@ if (mode === "sync") {
     notify: () => {},
     store: new StateStore({ projectId: "p", worktree: repo, log: silentLogger, dir: stateDir, phases }),
     sandboxFor: async () => sandbox,
-    lockStaleMs: 2000,
     phases,
   });
   console.log("READY");

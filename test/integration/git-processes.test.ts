@@ -106,7 +106,6 @@ describe.each([
         notify: () => {},
         store,
         sandboxFor: async () => sandbox,
-        lockStaleMs: 2000,
       });
     const now = new Date().toISOString();
     const record = { provider: "dir", sandboxId: "sbx1", createdAt: now, lastUsedAt: now };

@@ -1,7 +1,7 @@
 /** Helpers for git sync tests: temp repos, an in-memory store, sessions on a provider. */
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { withLock } from "../../.opencode/plugin/sandbox/core/lock.js";
+import { withLock } from "../../.opencode/plugin/sandbox/util/lock.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigSchema, type Config } from "../../.opencode/plugin/sandbox/config.js";

@@ -6,7 +6,7 @@
  * `RESULT <sandbox id>`; with `pauseAt`, prints `PAUSED <phase>` there and waits to be killed.
  */
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
-import type { Phase } from "../../.opencode/plugin/sandbox/core/phases.js";
+import type { Phase } from "../../.opencode/plugin/sandbox/util/phases.js";
 import { sessionKit } from "./session-kit.js";
 
 const { repo, base, stateDir, sessionID, pauseAt } = JSON.parse(process.argv[2]) as Record<string, string>;

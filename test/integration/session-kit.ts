@@ -1,6 +1,6 @@
 /** The plugin's per-project parts (state store, session manager, git sync) on real local sandboxes. */
 import type { Logger } from "../../.opencode/plugin/sandbox/core/logger.js";
-import type { PhaseHook } from "../../.opencode/plugin/sandbox/core/phases.js";
+import type { PhaseHook } from "../../.opencode/plugin/sandbox/util/phases.js";
 import { SessionManager } from "../../.opencode/plugin/sandbox/core/session-manager.js";
 import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
 import { GitSync } from "../../.opencode/plugin/sandbox/git/service.js";
@@ -19,7 +19,6 @@ export function sessionKit(o: { repo: string; base: string; stateDir: string; lo
     notify: toast.notify,
     store,
     sandboxFor: (id) => manager.sandboxFor(id),
-    lockStaleMs: 2000,
     phases: o.phases,
   });
   const manager: SessionManager = new SessionManager({

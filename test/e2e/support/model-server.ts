@@ -55,6 +55,11 @@ export class ModelServer {
   }
 
   /** Replace what the model answers to the next agent requests. */
+  /** Steps of the script not answered yet. */
+  get pending(): number {
+    return this.script.length;
+  }
+
   set(script: ScriptItem[]): void {
     this.script = [...script];
   }

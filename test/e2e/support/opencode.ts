@@ -156,8 +156,12 @@ export class Workbench {
     writeFileSync(this.configFile, JSON.stringify(config, null, 2));
   }
 
-  /** One turn with `opencode run --format json`; the process exits after the session goes idle. */
-  async run(prompt: string, { timeoutMs = 180_000, args = [] as string[] } = {}): Promise<RunResult> {
+  /**
+   * One turn with `opencode run --format json`; the process exits after the session goes
+   * idle. The bound only catches a hang: it grows with the scripted steps (a 31-step run
+   * took over 180 s with two suites at once on 2 cores).
+   */
+  async run(prompt: string, { timeoutMs = 120_000 + 30_000 * this.model.pending, args = [] as string[] } = {}): Promise<RunResult> {
     const child = this.spawn([...args, "run", "--format", "json", prompt]);
     let stdout = "";
     let stderr = "";

@@ -5,7 +5,7 @@
  * and retries a call once when the sandbox went away under it.
  */
 import type { Logger } from "./logger.js";
-import { reach, type PhaseHook } from "./phases.js";
+import { reach, type PhaseHook } from "../util/phases.js";
 import type { SessionRecord, StateStore } from "./state-store.js";
 import { isSandboxError, isSandboxGone, type Sandbox, type SandboxProvider } from "../providers/provider.js";
 import type { Notify } from "../service/notices.js";

@@ -4,14 +4,14 @@
  * (temp file + fsync + rename), read-modify-write is locked across processes, and a
  * corrupt file is moved aside (never deleted) so the map can be rebuilt.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { readdir, readFile, rename } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { z } from "zod";
-import { withLock } from "./lock.js";
+import { withLock } from "../util/lock.js";
 import type { Logger } from "./logger.js";
 import { stateDir, statePath } from "./paths.js";
-import { reach, type PhaseHook } from "./phases.js";
+import type { PhaseHook } from "../util/phases.js";
+import { removeStaleTemps, writeAtomic } from "../util/write-atomic.js";
 
 export const SessionRecordSchema = z
   .object({
@@ -106,7 +106,7 @@ export class StateStore {
       await removeStaleTemps(path);
       const state = await this.readFrom(path, projectId);
       const result = await fn(state);
-      await writeAtomic(path, JSON.stringify(state, null, 2) + "\n", this.options.phases);
+      await writeAtomic(path, JSON.stringify(state, null, 2) + "\n", { phases: this.options.phases });
       return result;
     });
   }
@@ -160,32 +160,4 @@ export class StateStore {
     }
     return undefined;
   }
-}
-
-const tempPrefix = (path: string) => `.${basename(path)}.`;
-
-/**
- * Temp files of `path` left by a writer killed before its rename. Only called under
- * the file's lock: every writer holds it while its temp file exists.
- */
-async function removeStaleTemps(path: string): Promise<void> {
-  const prefix = tempPrefix(path);
-  const ours = (n: string) => n.startsWith(prefix) && /^\d+\.[0-9a-f]{8}\.tmp$/.test(n.slice(prefix.length));
-  const names = await readdir(dirname(path)).catch(() => [] as string[]);
-  await Promise.all(names.filter(ours).map((n) => rm(join(dirname(path), n), { force: true })));
-}
-
-/** Write to a temp file in the same directory, fsync, rename over the target. */
-export async function writeAtomic(path: string, data: string | Uint8Array, phases?: PhaseHook): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `${tempPrefix(path)}${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const handle = await open(tmp, "w", 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await reach(phases, "state:written");
-  await rename(tmp, path);
 }

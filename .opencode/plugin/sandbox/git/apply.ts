@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { reach, type PhaseHook } from "../core/phases.js";
+import { reach, type PhaseHook } from "../util/phases.js";
 import type { HostGit, RepoInfo } from "./host-git.js";
 import { allocateSideBranch, branchRef, refSafe } from "./refs.js";
 

@@ -8,9 +8,9 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config.js";
-import { withLock } from "../core/lock.js";
+import { withLock } from "../util/lock.js";
 import type { Logger } from "../core/logger.js";
-import { reach, type PhaseHook } from "../core/phases.js";
+import { reach, type PhaseHook } from "../util/phases.js";
 import type { SeedContext } from "../core/session-manager.js";
 import type { SessionRecord } from "../core/state-store.js";
 import type { Sandbox } from "../providers/provider.js";
@@ -72,8 +72,6 @@ export interface GitSyncOptions {
   titleOf?: (sessionID: string) => Promise<string | undefined>;
   /** How long a sync waits for another one on the same repository. */
   lockTimeoutMs?: number;
-  /** A lock not refreshed for this long was left by a killed process (min 2000). */
-  lockStaleMs?: number;
   /** Tests: stop at named points (see core/phases.ts). */
   phases?: PhaseHook;
 }
@@ -128,7 +126,7 @@ export class GitSync {
           await rm(marker, { force: true });
         }
       },
-      { staleMs: this.options.lockStaleMs ?? 10_000, timeoutMs: this.options.lockTimeoutMs ?? 10 * 60_000 },
+      { timeoutMs: this.options.lockTimeoutMs ?? 10 * 60_000 },
     );
   }
 

@@ -6,7 +6,7 @@
 import { isAbsolute, posix, relative, sep } from "node:path";
 import type { Config, ConfigError } from "../config.js";
 import type { Logger } from "../core/logger.js";
-import type { PhaseHook } from "../core/phases.js";
+import type { PhaseHook } from "../util/phases.js";
 import { SessionManager } from "../core/session-manager.js";
 import { StateStore } from "../core/state-store.js";
 import { GitSync, type MergeResult, type SyncReason, type SyncResult } from "../git/service.js";

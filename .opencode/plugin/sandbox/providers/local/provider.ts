@@ -23,7 +23,8 @@ import { clampLimits, type LimitsReport, type LimitStatus } from "./limits.js";
 import { startSlirp, type Slirp } from "./network.js";
 import { preflight, type Tools } from "./preflight.js";
 import { PreviewForwarder } from "./preview.js";
-import { alive, killRef, pidsOfUid, ref, sleep } from "./proc.js";
+import { alive, ref } from "../../util/process-ref.js";
+import { killRef, pidsOfUid, sleep } from "./proc.js";
 import { LocalSandbox } from "./sandbox.js";
 import { lockHeld, Store, type Meta, type Owner } from "./store.js";
 

@@ -16,12 +16,14 @@
  * provider trusts (meta, owner, etc) are out of the sandbox's reach.
  */
 import { randomBytes, randomInt } from "node:crypto";
-import { chmod, lchown, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { chmod, lchown, mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SandboxError } from "../provider.js";
 import { AGENT_SOURCE } from "./agent-source.js";
 import { ID_PATTERN, UID_BASE, UID_RANGE } from "./constants.js";
-import { alive, ref, sleep, type ProcessRef } from "./proc.js";
+import { acquireLock, lockHeld as lockHeldAt, LockTimeoutError } from "../../util/lock.js";
+import type { ProcessRef } from "../../util/process-ref.js";
+import { writeAtomic } from "../../util/write-atomic.js";
 
 export interface Meta {
   version: 1;
@@ -67,7 +69,7 @@ export class Store {
   async agentFile(id: string): Promise<string> {
     const file = join(this.dir(id), "agent.cjs");
     const existing = await readFile(file, "utf8").catch(() => null);
-    if (existing !== AGENT_SOURCE) await atomicWrite(file, AGENT_SOURCE, 0o644);
+    if (existing !== AGENT_SOURCE) await writeAtomic(file, AGENT_SOURCE, { mode: 0o644 });
     return file;
   }
 
@@ -81,7 +83,7 @@ export class Store {
   }
 
   writeMeta(meta: Meta) {
-    return atomicWrite(this.metaPath(meta.id), JSON.stringify(meta, null, 2), 0o600);
+    return writeAtomic(this.metaPath(meta.id), JSON.stringify(meta, null, 2), { mode: 0o600 });
   }
 
   async readOwner(id: string): Promise<Owner | null> {
@@ -93,7 +95,7 @@ export class Store {
   }
 
   writeOwner(id: string, owner: Owner) {
-    return atomicWrite(this.ownerPath(id), JSON.stringify(owner), 0o600);
+    return writeAtomic(this.ownerPath(id), JSON.stringify(owner), { mode: 0o600 });
   }
 
   removeOwner(id: string) {
@@ -154,49 +156,19 @@ export class Store {
     return rm(this.dir(id), { recursive: true, force: true, maxRetries: 3 });
   }
 
-  /**
-   * Cross-process start lock: an O_EXCL file holding the holder's pid and start
-   * time. A holder that died (kill -9) is detected and its lock taken over.
-   */
+  /** Cross-process start lock; a holder that died (kill -9) is seen and its lock taken over. */
   async lock(id: string, timeoutMs = 30_000): Promise<() => Promise<void>> {
-    const path = this.lockPath(id);
-    const me = ref(process.pid)!;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const fh = await open(path, "wx", 0o600);
-        await fh.writeFile(JSON.stringify(me));
-        await fh.close();
-        return () => unlink(path).catch(() => {});
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new SandboxError("sandbox_not_found", `Sandbox ${id} not found`);
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      }
-      let holder: ProcessRef | null = null;
-      try {
-        holder = JSON.parse(await readFile(path, "utf8")) as ProcessRef;
-      } catch {}
-      if (holder && !alive(holder)) {
-        await unlink(path).catch(() => {});
-        continue;
-      }
-      if (Date.now() > deadline) throw new SandboxError("transient", `Sandbox ${id} is being started by another process`);
-      await sleep(holder ? 25 : 5);
+    try {
+      return await acquireLock(this.lockPath(id), { timeoutMs, createDir: false });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new SandboxError("sandbox_not_found", `Sandbox ${id} not found`);
+      if (e instanceof LockTimeoutError) throw new SandboxError("transient", `Sandbox ${id} is being started by another process`);
+      throw e;
     }
   }
 }
 
 /** Someone alive is starting this sandbox right now (its records are in flux). */
-export async function lockHeld(store: Store, id: string): Promise<boolean> {
-  try {
-    return alive(JSON.parse(await readFile(store.lockPath(id), "utf8")) as ProcessRef);
-  } catch {
-    return false;
-  }
-}
-
-export async function atomicWrite(path: string, data: string, mode: number) {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, path);
+export function lockHeld(store: Store, id: string): Promise<boolean> {
+  return lockHeldAt(store.lockPath(id));
 }
