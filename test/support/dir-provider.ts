@@ -71,15 +71,27 @@ export function runShell(command: string, cwd: string, options: ExecOptions = {}
     options.signal?.addEventListener("abort", onAbort, { once: true });
     child.stdin.on("error", () => {}); // EPIPE when the command does not read stdin
     child.stdin.end(options.stdin ?? "");
-    // Resolve on exit, not on stream close: `cmd &` keeps the pipes open.
+    let open = 2;
+    child.stdout.on("close", () => open--);
+    child.stderr.on("close", () => open--);
+    // Resolve on exit, not on stream close (`cmd &` keeps the pipes open) — once an
+    // event-loop turn brought nothing new, as the local provider's agent does.
     child.on("exit", (code) => {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
-      setImmediate(() => {
+      const cap = Date.now() + 250;
+      let seen = -1;
+      const finish = () => {
         child.stdout.destroy();
         child.stderr.destroy();
         resolve({ exitCode: timedOut || aborted ? null : code, output, timedOut, aborted });
-      });
+      };
+      const wait = () => {
+        if (open <= 0 || output.length === seen || Date.now() >= cap) return finish();
+        seen = output.length;
+        setImmediate(wait); // check phase to check phase: a poll phase lies between
+      };
+      setImmediate(wait);
     });
   });
 }

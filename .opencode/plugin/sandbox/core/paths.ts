@@ -1,11 +1,14 @@
 /** Where the plugin keeps things on the host. These paths are compatibility contracts. */
-import { homedir } from "node:os";
 import { join } from "node:path";
+import { xdgData } from "xdg-basedir";
 
-/** Read at call time (not import time) so tests and `opencode serve` see the current env. */
+/**
+ * OpenCode's own data directory's parent, resolved as OpenCode resolves it (xdg-basedir,
+ * read when the process starts): the plugin's files sit beside OpenCode's.
+ */
 export function dataHome(): string {
-  const xdg = process.env.XDG_DATA_HOME;
-  return xdg && xdg.startsWith("/") ? xdg : join(homedir(), ".local", "share");
+  if (!xdgData) throw new Error("No data directory: set XDG_DATA_HOME or HOME");
+  return xdgData;
 }
 
 export const stateDir = () => join(dataHome(), "opencode", "storage", "daytona");

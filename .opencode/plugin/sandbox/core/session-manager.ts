@@ -138,14 +138,15 @@ export class SessionManager {
         if (!isSandboxError(error, "sandbox_not_found")) throw error;
         log.warn(`sandbox ${record.sandboxId} is gone; creating a new one`, root);
         this.options.notify({ kind: "sandbox_recreated", sessionID: root });
-        sandbox = await this.create(provider, root, record);
+        ({ sandbox, record } = await this.create(provider, root, record));
         recreated = true;
       }
     } else {
       if (record) log.warn(`session was on provider ${record.provider}; now ${provider.name}: new sandbox`, root);
-      sandbox = await this.create(provider, root, undefined);
+      ({ sandbox, record } = await this.create(provider, root, undefined));
     }
-    if (!(await store.get(root))?.seededAt) await this.seed(sandbox, root, recreated);
+    // The record read (or written) above is passed along, not read again.
+    if (!record.seededAt) await this.seed(sandbox, root, record, recreated);
     this.raw.set(root, sandbox);
     return sandbox;
   }
@@ -161,7 +162,11 @@ export class SessionManager {
     }
   }
 
-  private async create(provider: SandboxProvider, root: string, previous: SessionRecord | undefined): Promise<Sandbox> {
+  private async create(
+    provider: SandboxProvider,
+    root: string,
+    previous: SessionRecord | undefined,
+  ): Promise<{ sandbox: Sandbox; record: SessionRecord }> {
     const { store, log, projectId } = this.options;
     const sandbox = await provider.create({
       labels: { plugin: LABEL_PLUGIN, project: projectId, session: root },
@@ -182,7 +187,7 @@ export class SessionManager {
     await store.set(root, record);
     log.info(`created sandbox ${sandbox.id} (${provider.name})`, root);
     if (!previous) this.options.notify({ kind: "sandbox_ready", sessionID: root, provider: provider.name });
-    return sandbox;
+    return { sandbox, record };
   }
 
   /**
@@ -207,12 +212,9 @@ export class SessionManager {
     void p.finally(() => this.chores.delete(p));
   }
 
-  private async seed(sandbox: Sandbox, root: string, recreated: boolean) {
-    const { store, seed } = this.options;
-    const record = await store.get(root);
-    if (!record) return;
-    const fields = seed ? await seed(sandbox, { sessionID: root, record, recreated }) : undefined;
-    await store.patch(root, { ...fields, seededAt: new Date().toISOString() });
+  private async seed(sandbox: Sandbox, root: string, record: SessionRecord, recreated: boolean) {
+    const fields = this.options.seed ? await this.options.seed(sandbox, { sessionID: root, record, recreated }) : undefined;
+    await this.options.store.patch(root, { ...fields, seededAt: new Date().toISOString() });
   }
 
   private async recordSubagent(sessionID: string, root: string) {

@@ -7,7 +7,7 @@
 import { readdir, readFile, rename } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";
-import { withLock } from "../util/lock.js";
+import { FileLock } from "../util/lock.js";
 import type { Logger } from "./logger.js";
 import { stateDir, statePath } from "./paths.js";
 import type { PhaseHook } from "../util/phases.js";
@@ -23,6 +23,10 @@ export const SessionRecordSchema = z
     /** The host commit the sandbox's repository was seeded from. */
     baseCommit: z.string().optional(),
     lastSyncedCommit: z.string().optional(),
+    /** What sync last set the branch to: tells "the user committed on it" from "the sandbox rewrote history". */
+    branchTip: z.string().optional(),
+    /** `<branch>-sandbox-<k>` holding work that could not go onto the branch. */
+    sideBranch: z.string().optional(),
     /** Set once the sandbox's repository was seeded (or seeding is not needed). */
     seededAt: z.string().optional(),
     createdAt: z.string(),
@@ -62,6 +66,8 @@ export interface StateStoreOptions {
 export class StateStore {
   readonly path: string;
   private readonly dir: string;
+  /** One per state file this store writes (its own, and others' it migrates from). */
+  private readonly locks = new Map<string, FileLock>();
 
   constructor(private readonly options: StateStoreOptions) {
     this.dir = options.dir ?? stateDir();
@@ -102,7 +108,9 @@ export class StateStore {
   }
 
   private updateFile<T>(path: string, projectId: string, fn: (state: StateFile) => T | Promise<T>): Promise<T> {
-    return withLock(path, async () => {
+    let lock = this.locks.get(path);
+    if (!lock) this.locks.set(path, (lock = new FileLock(path)));
+    return lock.run(async () => {
       await removeStaleTemps(path);
       const state = await this.readFrom(path, projectId);
       const result = await fn(state);

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config.js";
-import { withLock } from "../util/lock.js";
+import { FileLock } from "../util/lock.js";
 import type { Logger } from "../core/logger.js";
 import { reach, type PhaseHook } from "../util/phases.js";
 import type { SeedContext } from "../core/session-manager.js";
@@ -22,14 +22,6 @@ import { findRepo, HostGit, type RepoInfo } from "./host-git.js";
 import { allocateBranch, branchRef, sessionRef } from "./refs.js";
 import { MERGE_SCRIPT, runScript, sandboxPath, SANDBOX_SYNC_REF, SEED_SCRIPT, SYNC_SCRIPT } from "./sandbox-git.js";
 import { snapshot, userIdentity, type Identity } from "./snapshot.js";
-
-/** Fields GitSync keeps in a session's record beyond the typed ones. */
-export interface GitSyncRecordFields {
-  /** What sync last set the branch to. */
-  branchTip?: string;
-  /** `<branch>-sandbox-<k>` holding work that could not go onto the branch. */
-  sideBranch?: string;
-}
 
 export type SyncReason = "idle" | "delete" | "shutdown" | "manual";
 
@@ -76,8 +68,6 @@ export interface GitSyncOptions {
   phases?: PhaseHook;
 }
 
-type Rec = SessionRecord & GitSyncRecordFields;
-
 export class GitSync {
   private repoInfo: Promise<RepoInfo | undefined> | undefined;
   private git: HostGit | undefined;
@@ -103,9 +93,7 @@ export class GitSync {
     }));
   }
 
-  private lockPath(repo: RepoInfo) {
-    return join(repo.commonDir, "opencode-sandboxed", "sync");
-  }
+  private repoLock: FileLock | undefined;
 
   /**
    * Runs `fn` holding the repository's sync lock. A `running` marker found on entry
@@ -113,21 +101,19 @@ export class GitSync {
    * writes (born after the marker) would block every later sync, so they go.
    */
   private locked<T>(repo: RepoInfo, fn: () => Promise<T>): Promise<T> {
-    return withLock(
-      this.lockPath(repo),
-      async () => {
-        const marker = join(repo.commonDir, "opencode-sandboxed", "running");
-        const left = await stat(marker).catch(() => undefined);
-        if (left) await sweepRefLocks(repo, this.options.config.sync.branchPrefix, left.mtimeMs - 1000);
-        await writeFile(marker, String(process.pid));
-        try {
-          return await fn();
-        } finally {
-          await rm(marker, { force: true });
-        }
-      },
-      { timeoutMs: this.options.lockTimeoutMs ?? 10 * 60_000 },
-    );
+    const timeoutMs = this.options.lockTimeoutMs ?? 10 * 60_000;
+    this.repoLock ??= new FileLock(join(repo.commonDir, "opencode-sandboxed", "sync"), { timeoutMs });
+    return this.repoLock.run(async () => {
+      const marker = join(repo.commonDir, "opencode-sandboxed", "running");
+      const left = await stat(marker).catch(() => undefined);
+      if (left) await sweepRefLocks(repo, this.options.config.sync.branchPrefix, left.mtimeMs - 1000);
+      await writeFile(marker, String(process.pid));
+      try {
+        return await fn();
+      } finally {
+        await rm(marker, { force: true });
+      }
+    });
   }
 
   private async hostTmp(repo: RepoInfo, name: string): Promise<string> {
@@ -184,14 +170,14 @@ export class GitSync {
     if (!host) return {};
     const { repo, git } = host;
     const { sessionID } = ctx;
-    const record = ctx.record as Rec;
+    const record = ctx.record;
     const prefix = this.options.config.sync.branchPrefix;
     const reflog = `opencode-sandboxed: seed session ${sessionID}`;
     const tmp = await this.hostTmp(repo, "seed");
     try {
-      const fields: Partial<Rec> = await this.locked(repo, async () => {
+      const fields: Partial<SessionRecord> = await this.locked(repo, async () => {
         let commit: string | undefined;
-        let out: Partial<Rec> = {};
+        let out: Partial<SessionRecord> = {};
         // A branch already recorded: the old sandbox vanished, or a seed was killed after
         // allocating it. Either way, continue from the session's synced work.
         if (ctx.recreated || record.branch) {
@@ -284,7 +270,7 @@ export class GitSync {
   private async syncNow(sessionID: string, reason: SyncReason, connect: boolean): Promise<SyncResult> {
     const { log } = this.options;
     if (!this.options.config.sync.enabled) return { kind: "skipped", why: "sync is disabled (sync.enabled = false)" };
-    const record = (await this.options.store.get(sessionID)) as Rec | undefined;
+    const record = (await this.options.store.get(sessionID));
     if (!record) return { kind: "skipped", why: "the session has no sandbox" };
     if (record.parentId) return { kind: "skipped", why: "a subagent session: its root session syncs" };
     if (!record.seededAt || !record.baseCommit) return { kind: "skipped", why: "the sandbox's repository was not seeded from git" };
@@ -300,7 +286,7 @@ export class GitSync {
     let result = await this.fromSandbox(sandbox, sessionID, reason, record, repo, base);
     const hostStart = performance.now();
     try {
-      let outcome: { outcome: ApplyOutcome; fields: Partial<Rec> } | "need_full";
+      let outcome: { outcome: ApplyOutcome; fields: Partial<SessionRecord> } | "need_full";
       outcome = await this.locked(repo, () => this.intoHost(git, repo, sessionID, record, result.head, result.bundle));
       if (outcome === "need_full") {
         // The host lacks the bundle's base (gc'd, or a rewritten repo): ask for everything.
@@ -329,7 +315,7 @@ export class GitSync {
     sandbox: Sandbox,
     sessionID: string,
     reason: string,
-    record: Rec,
+    record: SessionRecord,
     repo: RepoInfo,
     base: string | undefined,
   ): Promise<{ head: string; bundle?: string; bytes: number; committed: boolean; sandboxMs: number; downloadMs: number }> {
@@ -365,11 +351,11 @@ export class GitSync {
     git: HostGit,
     repo: RepoInfo,
     sessionID: string,
-    stale: Rec,
+    stale: SessionRecord,
     head: string,
     bundle: string | undefined,
-  ): Promise<{ outcome: ApplyOutcome; fields: Partial<Rec> } | "need_full"> {
-    const record = ((await this.options.store.get(sessionID)) as Rec | undefined) ?? stale;
+  ): Promise<{ outcome: ApplyOutcome; fields: Partial<SessionRecord> } | "need_full"> {
+    const record = ((await this.options.store.get(sessionID))) ?? stale;
     const reflog = `opencode-sandboxed: sync session ${sessionID}`;
     const privateRef = sessionRef(sessionID);
     if (bundle) {
@@ -394,7 +380,7 @@ export class GitSync {
       await git.run(["update-ref", "-m", reflog, privateRef, head]);
     }
     await reach(this.options.phases, "sync:fetched");
-    const fields: Partial<Rec> = {};
+    const fields: Partial<SessionRecord> = {};
     let branch = record.branch;
     if (!branch) {
       // Allocation failed at seed time (a blocking branch): try again now.
@@ -415,7 +401,7 @@ export class GitSync {
     return { outcome, fields };
   }
 
-  private report(sessionID: string, outcome: ApplyOutcome, record: Rec) {
+  private report(sessionID: string, outcome: ApplyOutcome, record: SessionRecord) {
     this.options.notify({ kind: "synced", sessionID, title: this.titles.get(sessionID) ?? record.title, outcome });
   }
 
@@ -432,7 +418,7 @@ export class GitSync {
     if (!ref || ref.startsWith("-")) throw new GitSyncError("git_failed", `not a ref: ${JSON.stringify(ref)}`);
     const commit = await git.resolve(ref);
     if (!commit) throw new GitSyncError("git_failed", `no commit named ${JSON.stringify(ref)} in your repository`);
-    const record = (await this.options.store.get(sessionID)) as Rec | undefined;
+    const record = (await this.options.store.get(sessionID));
     const sandbox = await this.options.sandboxFor(sessionID);
     const id = await this.who(git);
     const incoming = `refs/opencode-sandboxed/merge/${sessionRef(sessionID).split("/").pop()}`;

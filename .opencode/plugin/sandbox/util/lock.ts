@@ -49,18 +49,14 @@ export async function lockHeld(path: string): Promise<boolean> {
   return holder.kind === "process" && alive(holder.ref);
 }
 
-/** Creates the lock file with its content already in place (link fails when it exists). */
-async function tryCreate(path: string, content: string): Promise<boolean> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
-  await writeFile(tmp, content, { mode: 0o600 });
+/** Creates the lock file from `ready` (its content already in place): link fails when it exists. */
+async function tryCreate(path: string, ready: string): Promise<boolean> {
   try {
-    await link(tmp, path);
+    await link(ready, path);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw error;
-  } finally {
-    await rm(tmp, { force: true });
   }
 }
 
@@ -91,16 +87,21 @@ async function removeDead(path: string, seen: Holder): Promise<boolean> {
 export async function acquireLock(path: string, options: LockOptions = {}): Promise<() => Promise<void>> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   if (options.createDir ?? true) await mkdir(dirname(path), { recursive: true });
-  const me = JSON.stringify(ref(process.pid));
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-    if (await tryCreate(path, me)) return () => rm(path, { force: true }).catch(() => {});
-    const holder = await holderOf(path);
-    if (holder.kind === "none") continue; // released just now
-    const dead = holder.kind === "unreadable" || !alive(holder.ref);
-    if (dead && (await removeDead(path, holder))) continue;
-    if (Date.now() > deadline) throw new LockTimeoutError(`Timed out after ${timeoutMs} ms waiting for lock ${path}`);
-    await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
+  const ready = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  await writeFile(ready, JSON.stringify(ref(process.pid)), { mode: 0o600 });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      if (await tryCreate(path, ready)) return () => rm(path, { force: true }).catch(() => {});
+      const holder = await holderOf(path);
+      if (holder.kind === "none") continue; // released just now
+      const dead = holder.kind === "unreadable" || !alive(holder.ref);
+      if (dead && (await removeDead(path, holder))) continue;
+      if (Date.now() > deadline) throw new LockTimeoutError(`Timed out after ${timeoutMs} ms waiting for lock ${path}`);
+      await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
+    }
+  } finally {
+    await rm(ready, { force: true });
   }
 }
 
@@ -111,5 +112,24 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, options: L
     return await fn();
   } finally {
     await release();
+  }
+}
+
+/**
+ * The lock on one file, for an owner that takes it often: its own calls queue here,
+ * so at most one of them at a time contends for the file with other processes.
+ */
+export class FileLock {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly path: string,
+    private readonly options: LockOptions = {},
+  ) {}
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => withLock(this.path, fn, this.options));
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 }

@@ -132,7 +132,8 @@ function execOp(sock, st, req) {
   const killGroup = () => { try { process.kill(-child.pid, "SIGKILL"); } catch {} try { child.kill("SIGKILL"); } catch {} };
   // The command, not the agent, is what the OOM killer should pick first.
   if (child.pid) fs.writeFile("/proc/" + child.pid + "/oom_score_adj", "500", () => {});
-  const out = (buf) => { if (!done) send(sock, "O", buf); };
+  let received = 0;
+  const out = (buf) => { received += buf.length; if (!done) send(sock, "O", buf); };
   child.stdout.on("data", out);
   child.stderr.on("data", out);
   child.stdin.on("error", () => {});
@@ -165,8 +166,18 @@ function execOp(sock, st, req) {
       // Keep draining what background jobs print so they never see EPIPE.
       child.stdout.resume(); child.stderr.resume();
     };
-    const deadline = Date.now() + 15;
-    const wait = () => (open <= 0 || Date.now() >= deadline ? finish() : setTimeout(wait, 1));
+    // What the command wrote before it exited is in the pipes until a poll phase reads
+    // it: finish once a whole event-loop turn (check phase to check phase, so a poll
+    // phase lies between) brought no new bytes — counted in turns, not milliseconds, so
+    // a slow or loaded machine loses nothing. A background job that keeps writing only
+    // delays the result up to the cap.
+    const cap = Date.now() + 250;
+    let seen = -1;
+    const wait = () => {
+      if (open <= 0 || received === seen || Date.now() >= cap) return finish();
+      seen = received;
+      setImmediate(wait);
+    };
     setImmediate(wait);
   });
 }
