@@ -5,23 +5,26 @@
  * host-git.ts), serialized per repository by a lock in its git dir.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config.js";
-import { FileLock } from "../util/lock.js";
 import type { Logger } from "../core/logger.js";
-import { reach, type PhaseHook } from "../util/phases.js";
 import type { SeedContext } from "../core/session-manager.js";
 import type { SessionRecord } from "../core/state-store.js";
 import type { Sandbox } from "../providers/provider.js";
-import { mergeConflictText, type Notify } from "../service/notices.js";
-import { applySync, type ApplyOutcome } from "./apply.js";
-import { expectSingleRef, readBundleHeader } from "./bundle.js";
+import { reach, type PhaseHook } from "../util/phases.js";
+import type { Notify } from "../service/notices.js";
+import type { ApplyOutcome } from "./apply.js";
 import { GitSyncError, isGitSyncError } from "./errors.js";
 import { findRepo, HostGit, type RepoInfo } from "./host-git.js";
+import { intoHost, type IntoHost } from "./into-host.js";
+import { mergeIntoSandbox, type MergeResult } from "./merge.js";
+import { RepoLock } from "./repo-lock.js";
 import { allocateBranch, branchRef, sessionRef } from "./refs.js";
-import { MERGE_SCRIPT, runScript, sandboxPath, SANDBOX_SYNC_REF, SEED_SCRIPT, SYNC_SCRIPT } from "./sandbox-git.js";
+import { runScript, sandboxPath, SEED_SCRIPT, SYNC_SCRIPT } from "./sandbox-git.js";
 import { snapshot, userIdentity, type Identity } from "./snapshot.js";
+
+export type { MergeResult };
 
 export type SyncReason = "idle" | "delete" | "shutdown" | "manual";
 
@@ -36,14 +39,6 @@ export type SyncResult =
       /** Milliseconds: inside the sandbox (commit + bundle), download, on the host (under the lock). */
       ms: { sandbox: number; download: number; host: number };
     };
-
-export interface MergeResult {
-  kind: "merged" | "conflict" | "up_to_date";
-  /** The sandbox's HEAD after the merge. */
-  head?: string;
-  conflicts: string[];
-  message: string;
-}
 
 export interface GitSyncOptions {
   /** The host project directory (OpenCode's `directory`). */
@@ -93,27 +88,12 @@ export class GitSync {
     }));
   }
 
-  private repoLock: FileLock | undefined;
+  private repoLock: RepoLock | undefined;
 
-  /**
-   * Runs `fn` holding the repository's sync lock. A `running` marker found on entry
-   * means the previous holder was killed mid-way: ref locks it left on the refs sync
-   * writes (born after the marker) would block every later sync, so they go.
-   */
+  /** Runs `fn` holding the repository's sync lock (see repo-lock.ts). */
   private locked<T>(repo: RepoInfo, fn: () => Promise<T>): Promise<T> {
-    const timeoutMs = this.options.lockTimeoutMs ?? 10 * 60_000;
-    this.repoLock ??= new FileLock(join(repo.commonDir, "opencode-sandboxed", "sync"), { timeoutMs });
-    return this.repoLock.run(async () => {
-      const marker = join(repo.commonDir, "opencode-sandboxed", "running");
-      const left = await stat(marker).catch(() => undefined);
-      if (left) await sweepRefLocks(repo, this.options.config.sync.branchPrefix, left.mtimeMs - 1000);
-      await writeFile(marker, String(process.pid));
-      try {
-        return await fn();
-      } finally {
-        await rm(marker, { force: true });
-      }
-    });
+    this.repoLock ??= new RepoLock(repo, this.options.config.sync.branchPrefix, this.options.lockTimeoutMs ?? 10 * 60_000);
+    return this.repoLock.run(fn);
   }
 
   private async hostTmp(repo: RepoInfo, name: string): Promise<string> {
@@ -286,14 +266,14 @@ export class GitSync {
     let result = await this.fromSandbox(sandbox, sessionID, reason, record, repo, base);
     const hostStart = performance.now();
     try {
-      let outcome: { outcome: ApplyOutcome; fields: Partial<SessionRecord> } | "need_full";
-      outcome = await this.locked(repo, () => this.intoHost(git, repo, sessionID, record, result.head, result.bundle));
+      let outcome: IntoHost;
+      outcome = await this.locked(repo, () => this.toHost(git, repo, sessionID, record, result.head, result.bundle));
       if (outcome === "need_full") {
         // The host lacks the bundle's base (gc'd, or a rewritten repo): ask for everything.
         log.warn(`host lacks the sync base; requesting a full bundle`, sessionID);
         await rm(result.bundle ?? "", { force: true });
         result = await this.fromSandbox(sandbox, sessionID, reason, record, repo, undefined);
-        outcome = await this.locked(repo, () => this.intoHost(git, repo, sessionID, record, result.head, result.bundle));
+        outcome = await this.locked(repo, () => this.toHost(git, repo, sessionID, record, result.head, result.bundle));
         if (outcome === "need_full") throw new GitSyncError("bad_bundle", "the sandbox's full bundle still lacks commits the host needs");
       }
       await reach(this.options.phases, "sync:applied");
@@ -346,59 +326,19 @@ export class GitSync {
     return { head, bundle: local, bytes: bytes.length, committed, sandboxMs, downloadMs };
   }
 
-  /** Under the lock: fetch the bundle into the session's private ref, then move the branch. */
-  private async intoHost(
-    git: HostGit,
-    repo: RepoInfo,
-    sessionID: string,
-    stale: SessionRecord,
-    head: string,
-    bundle: string | undefined,
-  ): Promise<{ outcome: ApplyOutcome; fields: Partial<SessionRecord> } | "need_full"> {
-    const record = ((await this.options.store.get(sessionID))) ?? stale;
-    const reflog = `opencode-sandboxed: sync session ${sessionID}`;
-    const privateRef = sessionRef(sessionID);
-    if (bundle) {
-      // The header is checked here (one ref, the expected commit); fetching from a bundle
-      // runs git's own bundle verification (prerequisites present and connected) and
-      // index-pack's checks — a separate `git bundle verify` would repeat that.
-      const header = await readBundleHeader(bundle);
-      expectSingleRef(header, SANDBOX_SYNC_REF, head);
-      const fetched = await git.run(
-        [
-          "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "--no-auto-maintenance",
-          bundle, `+${SANDBOX_SYNC_REF}:${privateRef}`,
-        ],
-        { allowFail: true },
-      );
-      if (fetched.code !== 0) {
-        if (/prerequisite/i.test(fetched.stderr) && header.prerequisites.length) return "need_full";
-        throw new GitSyncError("bad_bundle", `fetching the sandbox's bundle failed: ${fetched.stderr.trim()}`);
-      }
-    } else {
-      if (!(await git.hasCommit(head))) return "need_full";
-      await git.run(["update-ref", "-m", reflog, privateRef, head]);
-    }
-    await reach(this.options.phases, "sync:fetched");
-    const fields: Partial<SessionRecord> = {};
-    let branch = record.branch;
-    if (!branch) {
-      // Allocation failed at seed time (a blocking branch): try again now.
-      try {
-        const a = await allocateBranch(git, this.options.config.sync.branchPrefix, head, reflog);
-        Object.assign(fields, { branch: a.branch, branchNumber: a.branchNumber, branchTip: head });
-        return { outcome: { kind: "advanced", branch: a.branch, to: head }, fields };
-      } catch (error) {
-        if (isGitSyncError(error, "branch_blocked")) this.blocked(error, sessionID);
-        throw error;
-      }
-    }
-    const outcome = await applySync({
-      git, repo, branch, sideBranch: record.sideBranch, branchTip: record.branchTip, commit: head, reflog, phases: this.options.phases,
+  /** Under the lock, with the record as it is now (another process may have synced meanwhile). */
+  private async toHost(git: HostGit, repo: RepoInfo, sessionID: string, stale: SessionRecord, head: string, bundle: string | undefined) {
+    return intoHost({
+      git,
+      repo,
+      sessionID,
+      head,
+      bundle,
+      record: (await this.options.store.get(sessionID)) ?? stale,
+      branchPrefix: this.options.config.sync.branchPrefix,
+      onBlocked: (error) => this.blocked(error, sessionID),
+      phases: this.options.phases,
     });
-    if (outcome.kind === "advanced" && outcome.branch === branch) fields.branchTip = head;
-    if (outcome.kind === "diverted") fields.sideBranch = outcome.sideBranch;
-    return { outcome, fields };
   }
 
   private report(sessionID: string, outcome: ApplyOutcome, record: SessionRecord) {
@@ -414,77 +354,17 @@ export class GitSync {
   async merge(sessionID: string, ref: string): Promise<MergeResult> {
     const host = await this.hostRepo();
     if (!host) throw new GitSyncError("no_repository", "this project is not a git repository with commits: nothing to merge");
-    const { repo, git } = host;
-    if (!ref || ref.startsWith("-")) throw new GitSyncError("git_failed", `not a ref: ${JSON.stringify(ref)}`);
-    const commit = await git.resolve(ref);
-    if (!commit) throw new GitSyncError("git_failed", `no commit named ${JSON.stringify(ref)} in your repository`);
-    const record = (await this.options.store.get(sessionID));
-    const sandbox = await this.options.sandboxFor(sessionID);
-    const id = await this.who(git);
-    const incoming = `refs/opencode-sandboxed/merge/${sessionRef(sessionID).split("/").pop()}`;
-    const run = async (full: boolean) => {
-      const tmp = await this.hostTmp(repo, "merge");
-      try {
-        const bases = full ? [] : [record?.lastSyncedCommit, record?.baseCommit].filter((c): c is string => !!c);
-        const excl: string[] = [];
-        for (const b of bases) if (await git.hasCommit(b)) excl.push(`^${b}`);
-        let contained = false;
-        for (const b of excl) if (await git.isAncestor(commit, b.slice(1))) contained = true;
-        const env: Record<string, string> = {
-          OC_COMMIT: commit,
-          OC_MSG: `Merge ${ref} from the user's repository into the session`,
-          OC_NAME: id.name,
-          OC_EMAIL: id.email,
-          OC_BASE: "",
-        };
-        if (!contained) {
-          await this.locked(repo, async () => {
-            await git.run(["update-ref", incoming, commit]);
-            await git.run(["bundle", "create", "-q", tmp, incoming, ...excl]);
-          });
-          const remote = sandboxPath(sandbox, "merge.bundle");
-          await sandbox.writeFile(remote, await readFile(tmp));
-          Object.assign(env, { OC_BUNDLE: remote, OC_REF: incoming });
-        }
-        return (await runScript(sandbox, MERGE_SCRIPT, { ...env, OC_MSG: env.OC_MSG })).marks;
-      } finally {
-        await rm(tmp, { force: true });
-      }
-    };
-    let marks = await run(false);
-    if (marks.has("FETCHFAIL")) marks = await run(true);
-    if (marks.has("FETCHFAIL")) throw new GitSyncError("sandbox_failed", `could not bring ${ref} into the sandbox`);
-    const conflicts = marks.get("CONFLICT") ?? [];
-    if (marks.has("ABORTED")) {
-      this.options.notify({ kind: "merge_conflict", sessionID, ref, conflicts });
-      return { kind: "conflict", conflicts, message: mergeConflictText(ref, conflicts) };
-    }
-    const head = marks.get("MERGED")?.[0];
-    const before = marks.get("HEAD")?.[0];
-    const kind = head && before === head ? "up_to_date" : "merged";
-    const message = kind === "up_to_date" ? `${ref} is already part of the sandbox's branch.` : `Merged ${ref} (${commit.slice(0, 12)}) into the sandbox's branch.`;
-    return { kind, head, conflicts: [], message };
-  }
-}
-
-/** Removes `*.lock` files newer than `since` under the refs sync writes, packed-refs.lock and index locks. */
-async function sweepRefLocks(repo: RepoInfo, prefix: string, since: number): Promise<void> {
-  const dirs = [join(repo.commonDir, "refs", "opencode-sandboxed"), join(repo.commonDir, "refs", "heads", ...prefix.split("/"))];
-  // Index locks too: the killed holder may have been updating a checked-out branch's files.
-  const candidates = [join(repo.commonDir, "packed-refs.lock"), join(repo.commonDir, "index.lock"), join(repo.gitDir, "index.lock")];
-  for (const w of await readdir(join(repo.commonDir, "worktrees")).catch(() => [] as string[]))
-    candidates.push(join(repo.commonDir, "worktrees", w, "index.lock"));
-  const walk = async (dir: string, depth: number): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      const p = join(dir, e.name);
-      if (e.isDirectory() && depth < 8) await walk(p, depth + 1);
-      else if (e.name.endsWith(".lock")) candidates.push(p);
-    }
-  };
-  for (const d of dirs) await walk(d, 0);
-  for (const c of candidates) {
-    const st = await stat(c).catch(() => undefined);
-    if (st && st.mtimeMs >= since) await rm(c, { recursive: true, force: true });
+    const result = await mergeIntoSandbox({
+      ...host,
+      ref,
+      record: await this.options.store.get(sessionID),
+      sandbox: await this.options.sandboxFor(sessionID),
+      identity: await this.who(host.git),
+      incoming: `refs/opencode-sandboxed/merge/${sessionRef(sessionID).split("/").pop()}`,
+      tmp: () => this.hostTmp(host.repo, "merge"),
+      locked: (fn) => this.locked(host.repo, fn),
+    });
+    if (result.kind === "conflict") this.options.notify({ kind: "merge_conflict", sessionID, ref, conflicts: result.conflicts });
+    return result;
   }
 }

@@ -1,0 +1,77 @@
+/**
+ * The host side of a sync, under the repository's lock: the sandbox's bundle fetched
+ * into the session's private ref (its header checked first), then the session's branch
+ * moved (apply.ts) — or allocated, when a blocking branch prevented it at seed time.
+ */
+import type { SessionRecord } from "../core/state-store.js";
+import { reach, type PhaseHook } from "../util/phases.js";
+import { applySync, type ApplyOutcome } from "./apply.js";
+import { expectSingleRef, readBundleHeader } from "./bundle.js";
+import { GitSyncError, isGitSyncError } from "./errors.js";
+import type { HostGit, RepoInfo } from "./host-git.js";
+import { allocateBranch, sessionRef } from "./refs.js";
+import { SANDBOX_SYNC_REF } from "./sandbox-git.js";
+
+export interface IntoHostInput {
+  git: HostGit;
+  repo: RepoInfo;
+  sessionID: string;
+  /** The session's record as read under the lock. */
+  record: SessionRecord;
+  /** The sandbox's HEAD the bundle carries. */
+  head: string;
+  /** The downloaded bundle; none when the sandbox had nothing the host lacks. */
+  bundle: string | undefined;
+  branchPrefix: string;
+  onBlocked: (error: GitSyncError) => void;
+  phases?: PhaseHook;
+}
+
+/** What happened, and the record fields to persist; "need_full": the host lacks the bundle's base. */
+export type IntoHost = { outcome: ApplyOutcome; fields: Partial<SessionRecord> } | "need_full";
+
+export async function intoHost(input: IntoHostInput): Promise<IntoHost> {
+  const { git, repo, sessionID, record, head, bundle } = input;
+  const reflog = `opencode-sandboxed: sync session ${sessionID}`;
+  const privateRef = sessionRef(sessionID);
+  if (bundle) {
+    // The header is checked here (one ref, the expected commit); fetching from a bundle
+    // runs git's own bundle verification (prerequisites present and connected) and
+    // index-pack's checks — a separate `git bundle verify` would repeat that.
+    const header = await readBundleHeader(bundle);
+    expectSingleRef(header, SANDBOX_SYNC_REF, head);
+    const fetched = await git.run(
+      [
+        "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "--no-auto-maintenance",
+        bundle, `+${SANDBOX_SYNC_REF}:${privateRef}`,
+      ],
+      { allowFail: true },
+    );
+    if (fetched.code !== 0) {
+      if (/prerequisite/i.test(fetched.stderr) && header.prerequisites.length) return "need_full";
+      throw new GitSyncError("bad_bundle", `fetching the sandbox's bundle failed: ${fetched.stderr.trim()}`);
+    }
+  } else {
+    if (!(await git.hasCommit(head))) return "need_full";
+    await git.run(["update-ref", "-m", reflog, privateRef, head]);
+  }
+  await reach(input.phases, "sync:fetched");
+  const branch = record.branch;
+  if (!branch) {
+    // Allocation failed at seed time (a blocking branch): try again now.
+    try {
+      const a = await allocateBranch(git, input.branchPrefix, head, reflog);
+      return { outcome: { kind: "advanced", branch: a.branch, to: head }, fields: { branch: a.branch, branchNumber: a.branchNumber, branchTip: head } };
+    } catch (error) {
+      if (isGitSyncError(error, "branch_blocked")) input.onBlocked(error);
+      throw error;
+    }
+  }
+  const outcome = await applySync({
+    git, repo, branch, sideBranch: record.sideBranch, branchTip: record.branchTip, commit: head, reflog, phases: input.phases,
+  });
+  const fields: Partial<SessionRecord> = {};
+  if (outcome.kind === "advanced" && outcome.branch === branch) fields.branchTip = head;
+  if (outcome.kind === "diverted") fields.sideBranch = outcome.sideBranch;
+  return { outcome, fields };
+}
