@@ -5,7 +5,7 @@
  * host-git.ts), serialized per repository by a lock in its git dir.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config.js";
 import type { Logger } from "../core/logger.js";
@@ -15,14 +15,16 @@ import type { Sandbox } from "../providers/provider.js";
 import { reach, type PhaseHook } from "../util/phases.js";
 import type { Notify } from "../service/notices.js";
 import type { ApplyOutcome } from "./apply.js";
-import { GitSyncError, isGitSyncError } from "./errors.js";
+import { GitSyncError } from "./errors.js";
 import { findRepo, HostGit, type RepoInfo } from "./host-git.js";
+import { fromSandbox } from "./from-sandbox.js";
 import { intoHost, type IntoHost } from "./into-host.js";
 import { mergeIntoSandbox, type MergeResult } from "./merge.js";
 import { RepoLock } from "./repo-lock.js";
-import { allocateBranch, branchRef, sessionRef } from "./refs.js";
-import { runScript, sandboxPath, SEED_SCRIPT, SYNC_SCRIPT } from "./sandbox-git.js";
-import { snapshot, userIdentity, type Identity } from "./snapshot.js";
+import { seedCommit } from "./seed-commit.js";
+import { sessionRef } from "./refs.js";
+import { runScript, sandboxPath, SEED_SCRIPT } from "./sandbox-git.js";
+import { userIdentity, type Identity } from "./snapshot.js";
 
 export type { MergeResult };
 
@@ -150,50 +152,28 @@ export class GitSync {
     if (!host) return {};
     const { repo, git } = host;
     const { sessionID } = ctx;
-    const record = ctx.record;
-    const prefix = this.options.config.sync.branchPrefix;
     const reflog = `opencode-sandboxed: seed session ${sessionID}`;
     const tmp = await this.hostTmp(repo, "seed");
     try {
       const fields: Partial<SessionRecord> = await this.locked(repo, async () => {
-        let commit: string | undefined;
-        let out: Partial<SessionRecord> = {};
-        // A branch already recorded: the old sandbox vanished, or a seed was killed after
-        // allocating it. Either way, continue from the session's synced work.
-        if (ctx.recreated || record.branch) {
-          commit =
-            (record.branch && (await git.resolve(branchRef(record.branch)))) ||
-            (await git.resolve(sessionRef(sessionID))) ||
-            (record.lastSyncedCommit && (await git.hasCommit(record.lastSyncedCommit)) ? record.lastSyncedCommit : undefined);
-          if (commit) out = { lastSyncedCommit: commit, baseCommit: record.baseCommit ?? commit };
-        }
-        if (!commit) {
-          const snap = await snapshot(git, repo, {
-            copyIgnored: this.options.config.sync.copyIgnored,
-            message: `opencode-sandboxed: uncommitted changes at the start of session ${sessionID}`,
-            identity: await this.who(git),
-          });
-          commit = snap.commit;
-          if (snap.submodules.length) this.options.notify({ kind: "submodules_skipped", sessionID, paths: snap.submodules });
-          if (snap.copiedIgnored.length) this.options.log.info(`copied ignored files into the sandbox: ${snap.copiedIgnored.join(", ")}`, sessionID);
-          out = { baseCommit: commit, lastSyncedCommit: commit };
-          if (this.options.config.sync.enabled && !record.branch) {
-            try {
-              const { branch, branchNumber } = await allocateBranch(git, prefix, commit, reflog);
-              out = { ...out, branch, branchNumber, branchTip: commit };
-              // Recorded at once: a seed killed from here on resumes this branch instead of taking another number.
-              await this.options.store.patch(sessionID, out);
-              this.options.log.info(`session syncs to branch ${branch} (base ${commit.slice(0, 12)})`, sessionID);
-            } catch (error) {
-              if (!isGitSyncError(error, "branch_blocked")) throw error;
-              this.blocked(error, sessionID);
-            }
-          }
-        }
+        const { commit, fields } = await seedCommit({
+          git,
+          repo,
+          sessionID,
+          record: ctx.record,
+          recreated: ctx.recreated,
+          sync: this.options.config.sync,
+          identity: await this.who(git),
+          reflog,
+          log: this.options.log,
+          notify: this.options.notify,
+          persist: (f) => this.options.store.patch(sessionID, f),
+          onBlocked: (error) => this.blocked(error, sessionID),
+        });
         // Keeps the seed commit reachable (a snapshot commit is otherwise dangling) and names it for the bundle.
         await git.run(["update-ref", "-m", reflog, sessionRef(sessionID), commit]);
         await git.run(["bundle", "create", tmp, sessionRef(sessionID)]);
-        return out;
+        return fields;
       });
       await reach(this.options.phases, "seed:bundled");
       const remote = sandboxPath(sandbox, "seed.bundle");
@@ -291,39 +271,15 @@ export class GitSync {
   }
 
   /** Commit and bundle inside the sandbox; download the bundle. */
-  private async fromSandbox(
-    sandbox: Sandbox,
-    sessionID: string,
-    reason: string,
-    record: SessionRecord,
-    repo: RepoInfo,
-    base: string | undefined,
-  ): Promise<{ head: string; bundle?: string; bytes: number; committed: boolean; sandboxMs: number; downloadMs: number }> {
-    const t0 = performance.now();
-    const id = await this.who(this.git!);
-    const remote = sandboxPath(sandbox, `sync-${randomBytes(6).toString("hex")}.bundle`);
-    const { marks } = await runScript(sandbox, SYNC_SCRIPT, {
-      OC_BASE: base ?? "",
-      OC_BUNDLE: remote,
-      OC_MSG: await this.commitMessage(sessionID, reason, record),
-      OC_NAME: id.name,
-      OC_EMAIL: id.email,
+  private async fromSandbox(sandbox: Sandbox, sessionID: string, reason: string, record: SessionRecord, repo: RepoInfo, base: string | undefined) {
+    return fromSandbox({
+      sandbox,
+      base,
+      message: await this.commitMessage(sessionID, reason, record),
+      identity: await this.who(this.git!),
+      tmp: () => this.hostTmp(repo, "sync"),
+      phases: this.options.phases,
     });
-    const head = marks.get("HEAD")?.[0];
-    if (!head || head === "none" || !/^[0-9a-f]{40,64}$/.test(head))
-      throw new GitSyncError("sandbox_failed", "the sandbox's repository has no commit to sync");
-    const committed = marks.has("COMMITTED");
-    const sandboxMs = performance.now() - t0;
-    await reach(this.options.phases, "sync:bundled");
-    if (!marks.has("BUNDLE")) return { head, bytes: 0, committed, sandboxMs, downloadMs: 0 };
-    const bytes = await sandbox.readFile(remote);
-    const downloadMs = performance.now() - t0 - sandboxMs;
-    const local = await this.hostTmp(repo, "sync");
-    await writeFile(local, bytes);
-    // Best effort: the next sync sweeps what is left anyway.
-    void sandbox.exec(`rm -f "$OC_RM"`, { env: { OC_RM: remote }, timeoutMs: 30_000 }).catch(() => {});
-    await reach(this.options.phases, "sync:downloaded");
-    return { head, bundle: local, bytes: bytes.length, committed, sandboxMs, downloadMs };
   }
 
   /** Under the lock, with the record as it is now (another process may have synced meanwhile). */

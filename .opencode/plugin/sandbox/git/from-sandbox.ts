@@ -1,0 +1,62 @@
+/**
+ * The sandbox side of a sync: commit everything outstanding and bundle what the host
+ * lacks (one script, one round trip), then download the bundle to a host temp file.
+ */
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import type { Sandbox } from "../providers/provider.js";
+import { reach, type PhaseHook } from "../util/phases.js";
+import { GitSyncError } from "./errors.js";
+import { runScript, sandboxPath, SYNC_SCRIPT } from "./sandbox-git.js";
+import type { Identity } from "./snapshot.js";
+
+export interface FromSandbox {
+  /** The sandbox's HEAD after its commit. */
+  head: string;
+  /** The host temp file holding the bundle; none when the host has HEAD already. */
+  bundle?: string;
+  bytes: number;
+  /** The sync made a commit of outstanding work. */
+  committed: boolean;
+  sandboxMs: number;
+  downloadMs: number;
+}
+
+export interface FromSandboxInput {
+  sandbox: Sandbox;
+  /** The commit the host is known to have; none: a full bundle. */
+  base: string | undefined;
+  message: string;
+  identity: Identity;
+  /** A fresh host temp path for the bundle. */
+  tmp: () => Promise<string>;
+  phases?: PhaseHook;
+}
+
+export async function fromSandbox(input: FromSandboxInput): Promise<FromSandbox> {
+  const { sandbox, identity } = input;
+  const t0 = performance.now();
+  const remote = sandboxPath(sandbox, `sync-${randomBytes(6).toString("hex")}.bundle`);
+  const { marks } = await runScript(sandbox, SYNC_SCRIPT, {
+    OC_BASE: input.base ?? "",
+    OC_BUNDLE: remote,
+    OC_MSG: input.message,
+    OC_NAME: identity.name,
+    OC_EMAIL: identity.email,
+  });
+  const head = marks.get("HEAD")?.[0];
+  if (!head || head === "none" || !/^[0-9a-f]{40,64}$/.test(head))
+    throw new GitSyncError("sandbox_failed", "the sandbox's repository has no commit to sync");
+  const committed = marks.has("COMMITTED");
+  const sandboxMs = performance.now() - t0;
+  await reach(input.phases, "sync:bundled");
+  if (!marks.has("BUNDLE")) return { head, bytes: 0, committed, sandboxMs, downloadMs: 0 };
+  const bytes = await sandbox.readFile(remote);
+  const downloadMs = performance.now() - t0 - sandboxMs;
+  const local = await input.tmp();
+  await writeFile(local, bytes);
+  // Best effort: the next sync sweeps what is left anyway.
+  void sandbox.exec(`rm -f "$OC_RM"`, { env: { OC_RM: remote }, timeoutMs: 30_000 }).catch(() => {});
+  await reach(input.phases, "sync:downloaded");
+  return { head, bundle: local, bytes: bytes.length, committed, sandboxMs, downloadMs };
+}
