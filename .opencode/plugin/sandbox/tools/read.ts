@@ -8,7 +8,19 @@ import { tool, type ToolContext } from "@opencode-ai/plugin";
 import { isSandboxError, type Sandbox } from "../providers/provider.js";
 import type { ToolDeps } from "./deps.js";
 import { kindOf, locate, throwIfAborted } from "./file-util.js";
-import { hostToSandbox } from "./paths.js";
+import { nearbyInstructions } from "./read-instructions.js";
+import {
+  ATTACHABLE_IMAGES,
+  DEFAULT_READ_LIMIT,
+  looksBinary,
+  MAX_BYTES_LABEL,
+  OUTPUT_MAX_BYTES,
+  OUTPUT_MAX_LINES,
+  SAMPLE_BYTES,
+  sniffMime,
+  splitLines,
+  window,
+} from "./read-window.js";
 import { assertExternalDirectory } from "./shared.js";
 
 export const READ_DESCRIPTION = `Read a file or directory from the local filesystem. If the path does not exist, an error is returned.
@@ -26,118 +38,6 @@ Usage:
 - Avoid tiny repeated slices (30 line chunks). If you need more context, read a larger window.
 - This tool can read image files and PDFs and return them as file attachments.
 `;
-
-const DEFAULT_READ_LIMIT = 2000;
-const MAX_LINE_LENGTH = 2000;
-const MAX_LINE_SUFFIX = `... (line truncated to ${MAX_LINE_LENGTH} chars)`;
-const MAX_BYTES = 50 * 1024;
-const MAX_BYTES_LABEL = `${MAX_BYTES / 1024} KB`;
-const SAMPLE_BYTES = 4096;
-/**
- * OpenCode cuts every *plugin* tool's output at these (Truncate.MAX_LINES/MAX_BYTES) and
- * points the model at a host file; the built-in read is exempt. So at the very edge the
- * window shrinks to keep the whole answer, envelope included, under them.
- */
-const OUTPUT_MAX_LINES = 2000;
-const OUTPUT_MAX_BYTES = 51200;
-const ATTACHABLE_IMAGES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
-/** Instruction files the built-in picks up from the read file's directories (first found per directory). */
-const INSTRUCTION_FILES = ["AGENTS.md", "CLAUDE.md", "CONTEXT.md"];
-
-/** Extensions the built-in refuses as binary without looking at the bytes. */
-const BINARY_EXTENSIONS = new Set(
-  ".zip .tar .gz .exe .dll .so .class .jar .war .7z .doc .docx .xls .xlsx .ppt .pptx .odt .ods .odp .bin .dat .obj .o .a .lib .wasm .pyc .pyo".split(" "),
-);
-
-/** Extension → MIME for the types that decide attachment vs text (the built-in uses mime-types). */
-const EXTENSION_MIME: Record<string, string> = {
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".jpe": "image/jpeg",
-  ".gif": "image/gif",
-  ".webp": "image/webp",
-  ".pdf": "application/pdf",
-  ".bmp": "image/bmp",
-  ".svg": "image/svg+xml",
-};
-
-function startsWith(bytes: Uint8Array, signature: number[], at = 0): boolean {
-  if (bytes.length < at + signature.length) return false;
-  return signature.every((b, i) => bytes[at + i] === b);
-}
-
-/** Magic numbers first, then the extension — the built-in's order. */
-export function sniffMime(sample: Uint8Array, file: string): string {
-  if (startsWith(sample, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return "image/png";
-  if (startsWith(sample, [0xff, 0xd8, 0xff])) return "image/jpeg";
-  if (startsWith(sample, [0x47, 0x49, 0x46, 0x38])) return "image/gif";
-  if (startsWith(sample, [0x42, 0x4d])) return "image/bmp";
-  if (startsWith(sample, [0x25, 0x50, 0x44, 0x46, 0x2d])) return "application/pdf";
-  if (startsWith(sample, [0x52, 0x49, 0x46, 0x46]) && startsWith(sample, [0x57, 0x45, 0x42, 0x50], 8)) return "image/webp";
-  return EXTENSION_MIME[path.extname(file).toLowerCase()] ?? "application/octet-stream";
-}
-
-/** The built-in's binary test: known extension, a NUL byte, or >30% control characters in the first 4 KB. */
-export function looksBinary(file: string, sample: Uint8Array): boolean {
-  if (BINARY_EXTENSIONS.has(path.extname(file).toLowerCase())) return true;
-  if (sample.length === 0) return false;
-  let control = 0;
-  for (const byte of sample) {
-    if (byte === 0) return true;
-    if (byte < 9 || (byte > 13 && byte < 32)) control++;
-  }
-  return control / sample.length > 0.3;
-}
-
-/** Lines as the built-in's stream splits them: \n, \r\n and a lone \r all end a line; no empty last line. */
-export function splitLines(text: string): string[] {
-  const lines: string[] = [];
-  const re = /\r\n|\n|\r/g;
-  let start = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    lines.push(text.slice(start, m.index));
-    start = m.index + m[0].length;
-  }
-  if (start < text.length) lines.push(text.slice(start));
-  return lines;
-}
-
-interface Window {
-  raw: string[];
-  /** Lines seen: the whole file, unless the byte cap stopped the scan early. */
-  count: number;
-  cut: boolean;
-  more: boolean;
-  offset: number;
-}
-
-/** `room`: what the numbered lines may take of OpenCode's output cap (prefixes included). */
-function window(lines: string[], offset: number, limit: number, room: { lines: number; bytes: number }): Window {
-  const skip = offset - 1;
-  const raw: string[] = [];
-  let bytes = 0;
-  let outBytes = 0;
-  let count = 0;
-  let more = false;
-  const cap = Math.min(limit, room.lines);
-  for (const line of lines) {
-    count++;
-    if (count <= skip) continue;
-    if (raw.length >= cap) {
-      more = true;
-      continue;
-    }
-    const shown = line.length > MAX_LINE_LENGTH ? line.substring(0, MAX_LINE_LENGTH) + MAX_LINE_SUFFIX : line;
-    const size = Buffer.byteLength(shown, "utf-8") + (raw.length > 0 ? 1 : 0);
-    const prefix = `${count}: `.length;
-    if (bytes + size > MAX_BYTES || outBytes + size + prefix > room.bytes) return { raw, count, cut: true, more: true, offset };
-    raw.push(shown);
-    bytes += size;
-    outBytes += size + prefix;
-  }
-  return { raw, count, cut: false, more, offset };
-}
 
 async function listDirectory(sandbox: Sandbox, dir: string): Promise<string[]> {
   const entries = await sandbox.readDir(dir);
@@ -165,43 +65,6 @@ async function notFound(sandbox: Sandbox, shown: string, inSandbox: string): Pro
   } catch {}
   if (suggestions.length > 0) throw new Error(`File not found: ${shown}\n\nDid you mean one of these?\n${suggestions.join("\n")}`);
   throw new Error(`File not found: ${shown}`);
-}
-
-/**
- * AGENTS.md/CLAUDE.md/CONTEXT.md in the directories between the file and the project root,
- * once per session — the built-in appends them as a <system-reminder> (it reads them from
- * the host; here they come from the sandbox, where the agent's edits are).
- */
-async function nearbyInstructions(
-  deps: ToolDeps,
-  sandbox: Sandbox,
-  claimed: Set<string>,
-  hostFile: string,
-): Promise<{ filepath: string; content: string }[]> {
-  const root = path.resolve(deps.directory);
-  const dirs: string[] = [];
-  for (let dir = path.dirname(hostFile); dir.startsWith(root) && dir !== root; dir = path.dirname(dir)) dirs.push(dir);
-  if (dirs.length === 0) return [];
-  const inSandbox = (p: string) => hostToSandbox(p, deps.directory, sandbox.projectDir);
-  // One round of stats for every level at once: each is a sandbox round trip.
-  const candidates = dirs.map((dir) => INSTRUCTION_FILES.map((name) => path.join(dir, name)));
-  const present = await Promise.all(candidates.flat().map((c) => sandbox.stat(inSandbox(c)).catch(() => null)));
-  const hits: string[] = [];
-  candidates.forEach((level, i) => {
-    const hit = level.find((_, j) => present[i * INSTRUCTION_FILES.length + j] !== null);
-    if (!hit || hit === hostFile || claimed.has(hit)) return;
-    claimed.add(hit);
-    hits.push(hit);
-  });
-  const contents = await Promise.all(
-    hits.map((hit) =>
-      sandbox
-        .readFile(inSandbox(hit))
-        .then((bytes) => new TextDecoder().decode(bytes))
-        .catch(() => ""),
-    ),
-  );
-  return hits.flatMap((hit, i) => (contents[i] ? [{ filepath: hit, content: `Instructions from: ${hit}\n${contents[i]}` }] : []));
 }
 
 export function readTool(deps: ToolDeps) {
