@@ -33,7 +33,7 @@ export interface SessionManagerOptions {
   seed?: (sandbox: Sandbox, ctx: SeedContext) => Promise<Partial<SessionRecord> | void>;
   /** Environment for every command in the sandboxes (configured by the user). */
   env?: Record<string, string>;
-  /** Tests: stop at named points (see core/phases.ts). */
+  /** Tests: stop at named points (see util/phases.ts). */
   phases?: PhaseHook;
 }
 
@@ -46,8 +46,6 @@ export class SessionManager {
   private readonly inflight = new Map<string, Promise<Sandbox>>();
   private readonly parents = new Map<string, string | null>();
   private readonly touched = new Map<string, number>();
-  /** Background work `dispose` waits for. */
-  private readonly chores = new Set<Promise<unknown>>();
   private preflighted = false;
   private rebuildNeeded = false;
 
@@ -173,7 +171,6 @@ export class SessionManager {
       env: this.options.env,
     });
     await reach(this.options.phases, "create:made");
-    this.chore(this.removeStrays(provider, root, sandbox.id));
     const now = new Date().toISOString();
     // Keep branch and sync fields of a re-created session: its work lives on.
     const record: SessionRecord = {
@@ -191,25 +188,20 @@ export class SessionManager {
   }
 
   /**
-   * Removes sandboxes labelled for the session other than `keep`: a process killed
-   * between creating a sandbox and recording it left one that nothing will use.
+   * Removes every sandbox still labelled for a deleted session: one made by a process
+   * killed before it recorded it, or one whose record was lost. Not done at creation:
+   * a labelled sandbox nobody recorded may be another process's, in use right now.
    */
-  private async removeStrays(provider: SandboxProvider, root: string, keep?: string) {
+  private async removeStrays(provider: SandboxProvider, root: string) {
     const { log, projectId } = this.options;
     try {
       for (const info of await provider.list({ plugin: LABEL_PLUGIN, project: projectId, session: root })) {
-        if (info.id === keep) continue;
         await provider.delete(info.id);
-        log.info(`removed sandbox ${info.id}: made for this session but never recorded (its process was killed)`, root);
+        log.info(`removed sandbox ${info.id}, made for this session but not recorded`, root);
       }
     } catch (error) {
-      log.warn(`could not look for stray sandboxes: ${(error as Error).message}`, root);
+      log.warn(`could not look for unrecorded sandboxes of the session: ${(error as Error).message}`, root);
     }
-  }
-
-  private chore(p: Promise<unknown>) {
-    this.chores.add(p);
-    void p.finally(() => this.chores.delete(p));
   }
 
   private async seed(sandbox: Sandbox, root: string, record: SessionRecord, recreated: boolean) {
@@ -311,7 +303,6 @@ export class SessionManager {
 
   async dispose(): Promise<void> {
     await Promise.allSettled([...this.inflight.values()]);
-    while (this.chores.size) await Promise.allSettled([...this.chores]);
     if (this.raw.size || this.preflighted) await (await this.options.provider()).dispose?.();
   }
 }

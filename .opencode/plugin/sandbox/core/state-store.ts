@@ -59,7 +59,7 @@ export interface StateStoreOptions {
   onCorrupt?: (movedTo: string) => void;
   /** Override the directory (tests). */
   dir?: string;
-  /** Tests: stop at named points (see core/phases.ts). */
+  /** Tests: stop at named points (see util/phases.ts). */
   phases?: PhaseHook;
 }
 

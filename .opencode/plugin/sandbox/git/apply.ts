@@ -30,7 +30,7 @@ export interface ApplyInput {
   branchTip?: string;
   commit: string;
   reflog: string;
-  /** Tests: stop at named points (see core/phases.ts). */
+  /** Tests: stop at named points (see util/phases.ts). */
   phases?: PhaseHook;
 }
 

@@ -61,7 +61,7 @@ export interface GitSyncOptions {
   titleOf?: (sessionID: string) => Promise<string | undefined>;
   /** How long a sync waits for another one on the same repository. */
   lockTimeoutMs?: number;
-  /** Tests: stop at named points (see core/phases.ts). */
+  /** Tests: stop at named points (see util/phases.ts). */
   phases?: PhaseHook;
 }
 

@@ -34,7 +34,7 @@ export interface ProjectServiceOptions {
   stateDir?: string;
   /** Tests: another provider. */
   provider?: () => Promise<SandboxProvider>;
-  /** Tests: stop at named points (see core/phases.ts). */
+  /** Tests: stop at named points (see util/phases.ts). */
   phases?: PhaseHook;
 }
 
