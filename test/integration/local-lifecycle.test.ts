@@ -30,6 +30,7 @@ interface ChildInfo {
   agentCmd: string;
   bun: boolean;
   pid: number;
+  preview?: string;
   error?: string;
 }
 
@@ -138,6 +139,17 @@ describe("local sandbox lifecycle", () => {
     const sb = await mine.connect(info.id);
     expect((await sb.exec("cat /tmp/child-marker; pgrep -c -x sleep")).output).toBe("from-child\n1\n");
     expect(owner(info.id)).toEqual(before);
+  });
+
+  it("a preview link held by a Bun process (OpenCode's runtime) answers another process's request", async () => {
+    const { child, info } = await startChild({ root: h.root, network: "none", labels: { from: "preview" }, serve: 8000 });
+    expect(info.bun).toBe(true);
+    expect(info.preview).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // The server inside listens already, so the answer comes at once — which Bun used to lose
+    // (bytes between two microtasks with no listener, or on a paused socket): the request hung.
+    const body = await fetch(`${info.preview}/index.html`, { signal: AbortSignal.timeout(60_000) }).then((r) => r.text());
+    expect(body).toBe("served-from-the-sandbox\n");
+    child.kill("SIGKILL");
   });
 
   it("kill -9 of the owning process leaves no sandbox process; the next start cleans up", async () => {

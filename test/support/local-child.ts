@@ -15,6 +15,8 @@ const input = JSON.parse(process.env.OCSB_CHILD ?? "{}") as {
   id?: string;
   labels?: Record<string, string>;
   exit?: boolean;
+  /** Start a web server on this port inside and report its preview link (held open by this process). */
+  serve?: number;
   /** Run the isolation probes (for the unprivileged-user test), report, delete, exit. */
   probe?: { hostPort: number; secret: string };
 };
@@ -42,8 +44,16 @@ try {
     process.stdout.write(JSON.stringify({ id: sb.id, probe, limits: report }) + "\n");
     process.exit(0);
   }
+  let preview: string | undefined;
+  if (input.serve) {
+    await sb.exec(`mkdir -p /tmp/www && echo served-from-the-sandbox > /tmp/www/index.html && cd /tmp/www && python3 -m http.server ${input.serve} >/dev/null 2>&1 &`);
+    // Listening before the link is handed out: the answer then comes at once (where Bun lost it).
+    const probe = `import socket; socket.create_connection(("127.0.0.1", ${input.serve}))`;
+    await sb.exec(`for i in $(seq 600); do python3 -c '${probe}' 2>/dev/null && exit 0; sleep 0.1; done; exit 1`);
+    preview = (await sb.previewUrl(input.serve)).url;
+  }
   process.stdout.write(
-    JSON.stringify({ id: sb.id, uid: Number(uid), agentCmd, bun: !!(process.versions as Record<string, string | undefined>).bun, pid: process.pid, limits: report }) + "\n",
+    JSON.stringify({ id: sb.id, uid: Number(uid), agentCmd, bun: !!(process.versions as Record<string, string | undefined>).bun, pid: process.pid, limits: report, preview }) + "\n",
   );
   if (input.exit) {
     await provider.dispose();

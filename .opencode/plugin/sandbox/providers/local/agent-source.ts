@@ -154,8 +154,6 @@ function execOp(sock, st, req) {
   });
   child.on("exit", (code, signal) => {
     clearTimeout(timer);
-    // Output written just before exit may still sit in the pipes; background jobs
-    // (cmd &) keep them open, so wait for close only briefly, never for the job.
     const finish = () => {
       if (done) return;
       done = true;

@@ -8,6 +8,7 @@
 import { closeSync, openSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { basename, dirname } from "node:path";
+import type { Writable } from "node:stream";
 import { SandboxError, type DirEntry, type ExecResult, type FileStat } from "../provider.js";
 import { AGENT_MAGIC } from "./agent-source.js";
 import { MAX_SOCKET_PATH } from "./constants.js";
@@ -151,18 +152,41 @@ export class AgentConnection {
     });
   }
 
-  /** Switch to raw bytes (port forwarding): returns bytes already buffered. */
-  detach(): Buffer {
+  /**
+   * Switch to raw bytes (port forwarding). Called from the frame handler that saw the
+   * reply, so no byte after it is parsed as a frame; until `pipeTo`, bytes are held by a
+   * listener — never left to a moment without one, when a flowing socket drops them
+   * (which Bun, OpenCode's runtime, does between two microtasks).
+   */
+  detach(): Forwarded {
     this.reader.raw = true;
     this.handler = () => {};
     this.closeHandler = () => {};
+    const held: Buffer[] = [this.reader.rest()];
+    const hold = (chunk: Buffer) => void held.push(chunk);
     this.socket.removeAllListeners("data");
-    return this.reader.rest();
+    this.socket.on("data", hold);
+    const socket = this.socket;
+    return {
+      socket,
+      pipeTo(to) {
+        for (const chunk of held) if (chunk.length) to.write(chunk);
+        socket.off("data", hold);
+        socket.pipe(to);
+      },
+    };
   }
 
   close() {
     this.socket.destroy();
   }
+}
+
+/** A stream into the sandbox (a forwarded port). */
+export interface Forwarded {
+  socket: Socket;
+  /** Pipes what the sandbox sends into `to`, what arrived so far first. */
+  pipeTo(to: Writable): void;
 }
 
 function typed(error: unknown, path?: string): unknown {
@@ -314,15 +338,14 @@ export class AgentClient {
   }
 
   /** A raw byte stream to `port` on the sandbox's loopback. */
-  async forward(port: number): Promise<{ socket: Socket; head: Buffer }> {
+  async forward(port: number): Promise<Forwarded> {
     const conn = await this.open();
     try {
-      const result = conn.exchange<void>(this.sandboxId, (type, _body, done) => {
-        if (type === "X") done();
+      const result = conn.exchange<Forwarded>(this.sandboxId, (type, _body, done) => {
+        if (type === "X") done(conn.detach());
       });
       conn.send("Q", JSON.stringify({ op: "forward", port }));
-      await result;
-      return { socket: conn.socket, head: conn.detach() };
+      return await result;
     } catch (error) {
       conn.close();
       throw error;

@@ -8,6 +8,9 @@
 import { createServer, type Server } from "node:net";
 import type { AgentClient } from "./client.js";
 
+/** What a host connection may send before its stream into the sandbox is open. */
+const MAX_EARLY_BYTES = 1024 * 1024;
+
 export class PreviewForwarder {
   private readonly servers = new Map<number, Promise<{ server: Server; port: number }>>();
 
@@ -27,16 +30,26 @@ export class PreviewForwarder {
   private listen(port: number): Promise<{ server: Server; port: number }> {
     const server = createServer((socket) => {
       socket.on("error", () => {});
-      socket.pause();
+      // What the browser sends before the stream into the sandbox is open is held here.
+      // Not with pause(): under Bun (OpenCode's runtime) bytes that arrive on a paused
+      // socket are never delivered after resume(), and the link hangs.
+      const early: Buffer[] = [];
+      let held = 0;
+      const hold = (chunk: Buffer) => {
+        early.push(chunk);
+        if ((held += chunk.length) > MAX_EARLY_BYTES) socket.destroy();
+      };
+      socket.on("data", hold);
       this.client.forward(port).then(
-        ({ socket: upstream, head }) => {
-          if (head.length) socket.write(head);
+        (forwarded) => {
+          const upstream = forwarded.socket;
+          socket.off("data", hold);
+          for (const chunk of early) upstream.write(chunk);
           upstream.on("error", () => socket.destroy());
           socket.on("close", () => upstream.destroy());
           upstream.on("close", () => socket.destroy());
           socket.pipe(upstream);
-          upstream.pipe(socket);
-          socket.resume();
+          forwarded.pipeTo(socket);
         },
         () => socket.destroy(), // nothing listens inside (yet), or the sandbox is gone
       );
