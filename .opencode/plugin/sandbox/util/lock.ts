@@ -1,8 +1,9 @@
 /**
  * Cross-process exclusive locks on the host (two OpenCode processes on one project, a
- * CLI beside them): an O_EXCL file naming its holder by pid and start time. A holder
- * that died (kill -9) is seen at once and its lock taken over — no staleness timer to
- * wait out, and a live holder is never robbed however long it works.
+ * CLI beside them): a file naming its holder by pid and start time, created whole by
+ * link() — it exists only with its content, and only once. A holder that died (kill -9)
+ * is seen at once and its lock taken over: no staleness timer to wait out, and a live
+ * holder is never robbed however long it works.
  */
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
