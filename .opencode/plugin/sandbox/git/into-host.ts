@@ -4,6 +4,7 @@
  * moved (apply.ts) — or allocated, when a blocking branch prevented it at seed time.
  */
 import type { SessionRecord } from "../core/state-store.js";
+import type { Notify } from "../service/notices.js";
 import { reach, type PhaseHook } from "../util/phases.js";
 import { applySync, type ApplyOutcome } from "./apply.js";
 import { expectSingleRef, readBundleHeader } from "./bundle.js";
@@ -23,7 +24,7 @@ export interface IntoHostInput {
   /** The downloaded bundle; none when the sandbox had nothing the host lacks. */
   bundle: string | undefined;
   branchPrefix: string;
-  onBlocked: (error: GitSyncError) => void;
+  notify: Notify;
   phases?: PhaseHook;
 }
 
@@ -63,7 +64,7 @@ export async function intoHost(input: IntoHostInput): Promise<IntoHost> {
       const a = await allocateBranch(git, input.branchPrefix, head, reflog);
       return { outcome: { kind: "advanced", branch: a.branch, to: head }, fields: { branch: a.branch, branchNumber: a.branchNumber, branchTip: head } };
     } catch (error) {
-      if (isGitSyncError(error, "branch_blocked")) input.onBlocked(error);
+      if (isGitSyncError(error, "branch_blocked")) input.notify({ kind: "branch_blocked", sessionID, message: error.message });
       throw error;
     }
   }

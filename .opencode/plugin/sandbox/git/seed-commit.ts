@@ -8,7 +8,7 @@ import type { Config } from "../config.js";
 import type { Logger } from "../core/logger.js";
 import type { SessionRecord } from "../core/state-store.js";
 import type { Notify } from "../service/notices.js";
-import { isGitSyncError, type GitSyncError } from "./errors.js";
+import { isGitSyncError } from "./errors.js";
 import type { HostGit, RepoInfo } from "./host-git.js";
 import { allocateBranch, branchRef, sessionRef } from "./refs.js";
 import { snapshot, type Identity } from "./snapshot.js";
@@ -27,7 +27,6 @@ export interface SeedCommitInput {
   notify: Notify;
   /** Persists fields of the session's record now. */
   persist: (fields: Partial<SessionRecord>) => Promise<unknown>;
-  onBlocked: (error: GitSyncError) => void;
 }
 
 export async function seedCommit(input: SeedCommitInput): Promise<{ commit: string; fields: Partial<SessionRecord> }> {
@@ -57,7 +56,7 @@ export async function seedCommit(input: SeedCommitInput): Promise<{ commit: stri
       input.log.info(`session syncs to branch ${branch} (base ${commit.slice(0, 12)})`, sessionID);
     } catch (error) {
       if (!isGitSyncError(error, "branch_blocked")) throw error;
-      input.onBlocked(error);
+      input.notify({ kind: "branch_blocked", sessionID, message: error.message });
     }
   }
   return { commit, fields };

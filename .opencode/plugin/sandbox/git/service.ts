@@ -18,7 +18,7 @@ import type { ApplyOutcome } from "./apply.js";
 import { GitSyncError } from "./errors.js";
 import { findRepo, HostGit, type RepoInfo } from "./host-git.js";
 import { fromSandbox } from "./from-sandbox.js";
-import { intoHost, type IntoHost } from "./into-host.js";
+import { intoHost } from "./into-host.js";
 import { mergeIntoSandbox, type MergeResult } from "./merge.js";
 import { RepoLock } from "./repo-lock.js";
 import { seedCommit } from "./seed-commit.js";
@@ -122,21 +122,17 @@ export class GitSync {
     return (this.identity ??= await userIdentity(git));
   }
 
-  private noGit(why: "not_a_repository" | "no_commits") {
-    this.options.notify({ kind: "sync_off", why });
-  }
-
   private async hostRepo(): Promise<{ repo: RepoInfo; git: HostGit } | undefined> {
     const repo = await this.repo();
     if (!repo) {
-      this.noGit("not_a_repository");
+      this.options.notify({ kind: "sync_off", why: "not_a_repository" });
       return undefined;
     }
     const git = this.git!;
     // Once a repository has a commit it keeps having one: checked until then only.
     if (!this.hasCommits) {
       if (!(await git.resolve("HEAD"))) {
-        this.noGit("no_commits");
+        this.options.notify({ kind: "sync_off", why: "no_commits" });
         return undefined;
       }
       this.hasCommits = true;
@@ -153,6 +149,7 @@ export class GitSync {
     const { repo, git } = host;
     const { sessionID } = ctx;
     const reflog = `opencode-sandboxed: seed session ${sessionID}`;
+    const identity = await this.who(git);
     const tmp = await this.hostTmp(repo, "seed");
     try {
       const fields: Partial<SessionRecord> = await this.locked(repo, async () => {
@@ -163,12 +160,11 @@ export class GitSync {
           record: ctx.record,
           recreated: ctx.recreated,
           sync: this.options.config.sync,
-          identity: await this.who(git),
+          identity,
           reflog,
           log: this.options.log,
           notify: this.options.notify,
           persist: (f) => this.options.store.patch(sessionID, f),
-          onBlocked: (error) => this.blocked(error, sessionID),
         });
         // Keeps the seed commit reachable (a snapshot commit is otherwise dangling) and names it for the bundle.
         await git.run(["update-ref", "-m", reflog, sessionRef(sessionID), commit]);
@@ -178,18 +174,13 @@ export class GitSync {
       await reach(this.options.phases, "seed:bundled");
       const remote = sandboxPath(sandbox, "seed.bundle");
       await sandbox.writeFile(remote, await readFile(tmp));
-      const id = await this.who(git);
-      await runScript(sandbox, SEED_SCRIPT, { OC_BUNDLE: remote, OC_REF: sessionRef(sessionID), OC_NAME: id.name, OC_EMAIL: id.email });
+      await runScript(sandbox, SEED_SCRIPT, { OC_BUNDLE: remote, OC_REF: sessionRef(sessionID), OC_NAME: identity.name, OC_EMAIL: identity.email });
       await reach(this.options.phases, "seed:done");
       return fields;
     } finally {
       await rm(tmp, { force: true });
     }
   };
-
-  private blocked(error: GitSyncError, sessionID: string) {
-    this.options.notify({ kind: "branch_blocked", sessionID, message: error.message });
-  }
 
   // ---------------------------------------------------------------- sync
 
@@ -230,7 +221,7 @@ export class GitSync {
   private async syncNow(sessionID: string, reason: SyncReason, connect: boolean): Promise<SyncResult> {
     const { log } = this.options;
     if (!this.options.config.sync.enabled) return { kind: "skipped", why: "sync is disabled (sync.enabled = false)" };
-    const record = (await this.options.store.get(sessionID));
+    const record = await this.options.store.get(sessionID);
     if (!record) return { kind: "skipped", why: "the session has no sandbox" };
     if (record.parentId) return { kind: "skipped", why: "a subagent session: its root session syncs" };
     if (!record.seededAt || !record.baseCommit) return { kind: "skipped", why: "the sandbox's repository was not seeded from git" };
@@ -246,8 +237,7 @@ export class GitSync {
     let result = await this.fromSandbox(sandbox, sessionID, reason, record, repo, base);
     const hostStart = performance.now();
     try {
-      let outcome: IntoHost;
-      outcome = await this.locked(repo, () => this.toHost(git, repo, sessionID, record, result.head, result.bundle));
+      let outcome = await this.locked(repo, () => this.toHost(git, repo, sessionID, record, result.head, result.bundle));
       if (outcome === "need_full") {
         // The host lacks the bundle's base (gc'd, or a rewritten repo): ask for everything.
         log.warn(`host lacks the sync base; requesting a full bundle`, sessionID);
@@ -292,7 +282,7 @@ export class GitSync {
       bundle,
       record: (await this.options.store.get(sessionID)) ?? stale,
       branchPrefix: this.options.config.sync.branchPrefix,
-      onBlocked: (error) => this.blocked(error, sessionID),
+      notify: this.options.notify,
       phases: this.options.phases,
     });
   }
