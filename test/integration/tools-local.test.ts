@@ -11,7 +11,7 @@ import { webfetchTool } from "../../.opencode/plugin/sandbox/tools/webfetch.js";
 import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
 import { harness, type Harness } from "../support/local-harness.js";
 import { fakeCtx, HOST_DIR, nullLogger, run } from "../unit/tools-sandbox-harness.js";
-import { FileLocks } from "../../.opencode/plugin/sandbox/tools/file-locks.js";
+import { KeyedQueue } from "../../.opencode/plugin/sandbox/util/keyed-queue.js";
 
 const SECRET = "host-loopback-secret-91c2";
 let h: Harness;
@@ -26,7 +26,7 @@ beforeAll(async () => {
   port = (server.address() as AddressInfo).port;
   h = await harness({ network: "isolated" });
   sandbox = await h.provider.create({ labels: { test: "tools" } });
-  deps = { directory: HOST_DIR, sandboxFor: async () => sandbox, config: ConfigSchema.parse({}), log: nullLogger, locks: new FileLocks() };
+  deps = { directory: HOST_DIR, sandboxFor: async () => sandbox, config: ConfigSchema.parse({}), log: nullLogger, locks: new KeyedQueue() };
   await sandbox.exec("mkdir -p src && printf 'hello\\n' > src/a.ts && printf 'x\\n' > b.txt");
 }, 120_000);
 afterAll(async () => {

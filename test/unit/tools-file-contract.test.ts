@@ -13,7 +13,7 @@ import { READ_DESCRIPTION, readTool } from "../../.opencode/plugin/sandbox/tools
 import { WRITE_DESCRIPTION, writeTool } from "../../.opencode/plugin/sandbox/tools/write.js";
 import { HOST_DIR, nullLogger } from "./tools-sandbox-harness.js";
 import { lacks } from "../support/prereq.js";
-import { FileLocks } from "../../.opencode/plugin/sandbox/tools/file-locks.js";
+import { KeyedQueue } from "../../.opencode/plugin/sandbox/util/keyed-queue.js";
 
 function binaryPath(): string | undefined {
   try {
@@ -45,7 +45,7 @@ function literalAfter(marker: string): string {
   return new Function(`return ${source.slice(start, i + 1)}`)() as string;
 }
 
-const deps = { directory: HOST_DIR, sandboxFor: async () => Promise.reject(new Error("unused")), config: {} as never, log: nullLogger, locks: new FileLocks() };
+const deps = { directory: HOST_DIR, sandboxFor: async () => Promise.reject(new Error("unused")), config: {} as never, log: nullLogger, locks: new KeyedQueue() };
 
 describe("file tools match the pinned binary's contract", () => {
   if (lacks(BIN ? undefined : "the pinned OpenCode binary (opencode-linux-x64) is not installed: npm ci")) return;

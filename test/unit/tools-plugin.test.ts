@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { toolsPlugin } from "../../.opencode/plugin/sandbox/opencode/tools.js";
 import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
 import { HOST_DIR, nullLogger } from "./tools-sandbox-harness.js";
-import { FileLocks } from "../../.opencode/plugin/sandbox/tools/file-locks.js";
+import { KeyedQueue } from "../../.opencode/plugin/sandbox/util/keyed-queue.js";
 
 const deps = {
   directory: HOST_DIR,
@@ -11,7 +11,7 @@ const deps = {
   },
   config: ConfigSchema.parse({ allowHostTools: ["github_*"] }),
   log: nullLogger,
-  locks: new FileLocks(),
+  locks: new KeyedQueue(),
 };
 
 describe("tools plugin composition", () => {

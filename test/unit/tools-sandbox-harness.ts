@@ -10,7 +10,7 @@ import type { Logger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import type { ToolDeps } from "../../.opencode/plugin/sandbox/tools/deps.js";
 import { DirProvider } from "../support/dir-provider.js";
-import { FileLocks } from "../../.opencode/plugin/sandbox/tools/file-locks.js";
+import { KeyedQueue } from "../../.opencode/plugin/sandbox/util/keyed-queue.js";
 
 /** The host project path the model sees; deliberately NOT where the sandbox keeps the files. */
 export const HOST_DIR = "/host/proj";
@@ -42,7 +42,7 @@ export async function makeEnv(options: { env?: Record<string, string>; wrap?: (s
     sandboxFor: async () => sandbox,
     config: ConfigSchema.parse({}),
     log: nullLogger,
-    locks: new FileLocks(),
+    locks: new KeyedQueue(),
   };
   return {
     sandbox,

@@ -7,7 +7,8 @@
 import { readdir, readFile, rename } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";
-import { FileLock } from "../util/lock.js";
+import { KeyedQueue } from "../util/keyed-queue.js";
+import { withLock } from "../util/lock.js";
 import type { Logger } from "./logger.js";
 import { stateDir, statePath } from "./paths.js";
 import type { PhaseHook } from "../util/phases.js";
@@ -66,8 +67,8 @@ export interface StateStoreOptions {
 export class StateStore {
   readonly path: string;
   private readonly dir: string;
-  /** One per state file this store writes (its own, and others' it migrates from). */
-  private readonly locks = new Map<string, FileLock>();
+  /** This store's own writers of a file queue here; one at a time takes the file's lock. */
+  private readonly writers = new KeyedQueue();
 
   constructor(private readonly options: StateStoreOptions) {
     this.dir = options.dir ?? stateDir();
@@ -108,15 +109,15 @@ export class StateStore {
   }
 
   private updateFile<T>(path: string, projectId: string, fn: (state: StateFile) => T | Promise<T>): Promise<T> {
-    let lock = this.locks.get(path);
-    if (!lock) this.locks.set(path, (lock = new FileLock(path)));
-    return lock.run(async () => {
-      await removeStaleTemps(path);
-      const state = await this.readFrom(path, projectId);
-      const result = await fn(state);
-      await writeAtomic(path, JSON.stringify(state, null, 2) + "\n", { phases: this.options.phases });
-      return result;
-    });
+    return this.writers.run(path, () =>
+      withLock(path, async () => {
+        await removeStaleTemps(path);
+        const state = await this.readFrom(path, projectId);
+        const result = await fn(state);
+        await writeAtomic(path, JSON.stringify(state, null, 2) + "\n", { phases: this.options.phases });
+        return result;
+      }),
+    );
   }
 
   async get(sessionID: string): Promise<SessionRecord | undefined> {

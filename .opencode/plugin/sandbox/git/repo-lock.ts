@@ -6,32 +6,37 @@
  */
 import { readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FileLock } from "../util/lock.js";
+import { KeyedQueue } from "../util/keyed-queue.js";
+import { withLock } from "../util/lock.js";
 import type { RepoInfo } from "./host-git.js";
 
 export class RepoLock {
-  private readonly lock: FileLock;
+  /** This process's syncs queue here; one at a time takes the lock file. */
+  private readonly queue = new KeyedQueue();
+  private readonly path: string;
 
   constructor(
     private readonly repo: RepoInfo,
     private readonly branchPrefix: string,
-    timeoutMs: number,
+    private readonly timeoutMs: number,
   ) {
-    this.lock = new FileLock(join(repo.commonDir, "opencode-sandboxed", "sync"), { timeoutMs });
+    this.path = join(repo.commonDir, "opencode-sandboxed", "sync");
   }
 
   run<T>(fn: () => Promise<T>): Promise<T> {
-    return this.lock.run(async () => {
-      const marker = join(this.repo.commonDir, "opencode-sandboxed", "running");
-      const left = await stat(marker).catch(() => undefined);
-      if (left) await sweepRefLocks(this.repo, this.branchPrefix, left.mtimeMs - 1000);
-      await writeFile(marker, String(process.pid));
-      try {
-        return await fn();
-      } finally {
-        await rm(marker, { force: true });
-      }
-    });
+    return this.queue.run(this.path, () => withLock(this.path, () => this.marked(fn), { timeoutMs: this.timeoutMs }));
+  }
+
+  private async marked<T>(fn: () => Promise<T>): Promise<T> {
+    const marker = join(this.repo.commonDir, "opencode-sandboxed", "running");
+    const left = await stat(marker).catch(() => undefined);
+    if (left) await sweepRefLocks(this.repo, this.branchPrefix, left.mtimeMs - 1000);
+    await writeFile(marker, String(process.pid));
+    try {
+      return await fn();
+    } finally {
+      await rm(marker, { force: true });
+    }
   }
 }
 

@@ -11,7 +11,7 @@ import { logPath } from "../core/paths.js";
 import { isSandboxError } from "../providers/provider.js";
 import { ProjectService } from "../service/project.js";
 import type { ToolDeps } from "../tools/deps.js";
-import { FileLocks } from "../tools/file-locks.js";
+import { KeyedQueue } from "../util/keyed-queue.js";
 import { previewUrlTool } from "../tools/preview-url.js";
 import { onEvent } from "./events.js";
 import { sandboxMergeTool } from "./merge-tool.js";
@@ -60,7 +60,7 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
     directory,
     config,
     log,
-    locks: new FileLocks(),
+    locks: new KeyedQueue(),
     async sandboxFor(sessionID) {
       try {
         return await service.sandboxFor(sessionID);

@@ -2,7 +2,7 @@
 import type { Config } from "../config.js";
 import type { Logger } from "../core/logger.js";
 import type { Sandbox } from "../providers/provider.js";
-import type { FileLocks } from "./file-locks.js";
+import type { KeyedQueue } from "../util/keyed-queue.js";
 
 export interface ToolDeps {
   /** The host project directory — the path the model sees in its context. */
@@ -12,5 +12,5 @@ export interface ToolDeps {
   config: Config;
   log: Logger;
   /** Serialises writes to one file across the tools of this plugin instance. */
-  locks: FileLocks;
+  locks: KeyedQueue;
 }

@@ -115,22 +115,3 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, options: L
     await release();
   }
 }
-
-/**
- * The lock on one file, for an owner that takes it often: its own calls queue here,
- * so at most one of them at a time contends for the file with other processes.
- */
-export class FileLock {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    readonly path: string,
-    private readonly options: LockOptions = {},
-  ) {}
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(() => withLock(this.path, fn, this.options));
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-}
