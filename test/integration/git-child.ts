@@ -12,19 +12,13 @@ import { allocateBranch } from "../../.opencode/plugin/sandbox/git/refs.js";
 import { GitSync } from "../../.opencode/plugin/sandbox/git/service.js";
 import { DirProvider } from "../support/dir-provider.js";
 import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
-import type { Phase } from "../../.opencode/plugin/sandbox/util/phases.js";
+import { pauseAt } from "../support/phases.js";
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode === "sync") {
-  const { repo, base, sandboxId, sessionID, stateDir, pauseAt } = JSON.parse(args[0]) as Record<string, string>;
+  const { repo, base, sandboxId, sessionID, stateDir, pauseAt: pause } = JSON.parse(args[0]) as Record<string, string>;
   const sandbox = await new DirProvider(base).create({ labels: {}, id: sandboxId });
-  const phases = async (phase: Phase) => {
-    console.log(`PHASE ${phase}`);
-    if (phase !== pauseAt) return;
-    console.log(`PAUSED ${phase}`);
-    setInterval(() => {}, 60_000); // a pending promise alone would let the process exit
-    await new Promise(() => {});
-  };
+  const phases = pauseAt(pause, { trace: true });
   const gitSync = new GitSync({
     directory: repo,
     config: ConfigSchema.parse({}),

@@ -13,6 +13,7 @@ import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
 import { GitSync } from "../../.opencode/plugin/sandbox/git/service.js";
 import { DirProvider } from "../support/dir-provider.js";
 import { cleanupAll, git, gitOk, makeRepo, tempDir, testConfig } from "./git-support.js";
+import { until } from "../support/until.js";
 
 afterAll(cleanupAll);
 
@@ -68,15 +69,6 @@ function killGroup(pid: number) {
     process.kill(-pid, "SIGKILL");
   } catch {
     // already exited
-  }
-}
-
-/** Polls until `check` holds; the bound only catches a hang. */
-async function until(check: () => boolean, what: string, boundMs = 60_000) {
-  const deadline = Date.now() + boundMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`still waiting after ${boundMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { harness, LIMITS, type Harness } from "../support/local-harness.js";
 import { lacks, missingRoot } from "../support/prereq.js";
+import { until } from "../support/until.js";
 
 let h: Harness;
 let sb: Sandbox;
@@ -53,17 +54,7 @@ describe("local sandbox limits", () => {
     const r = await sb.exec(`python3 -c "import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (10**6, 10**6))" 2>&1 | tail -1`);
     expect(r.output).toMatch(/ValueError|not allowed|Operation not permitted/);
   });
-
 });
-
-/** Polls until `check` holds; the bound only catches a hang. */
-async function until(check: () => Promise<boolean> | boolean, what: string, boundMs = 60_000) {
-  const deadline = Date.now() + boundMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`still waiting after ${boundMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("local sandbox limits enforced by cgroups", () => {
   if (lacks(missingRoot())) return;

@@ -4,6 +4,7 @@
 //                              rename (prints PAUSED), and waits to be killed
 import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
+import { pauseAt } from "./phases.js";
 
 const [dir, prefix, count] = process.argv.slice(2);
 const pause = count === "pause";
@@ -12,12 +13,7 @@ const store = new StateStore({
   worktree: "/w",
   log: silentLogger,
   dir,
-  phases: async (phase) => {
-    if (!pause || phase !== "state:written") return;
-    console.log("PAUSED");
-    setInterval(() => {}, 60_000); // a pending promise alone would let the process exit
-    await new Promise(() => {});
-  },
+  phases: pauseAt(pause ? "state:written" : undefined),
 });
 const now = new Date().toISOString();
 await Promise.all(
