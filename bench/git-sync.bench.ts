@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { ConfigSchema } from "../.opencode/plugin/sandbox/config.js";
 import { silentLogger } from "../.opencode/plugin/sandbox/core/logger.js";
 import type { SessionRecord } from "../.opencode/plugin/sandbox/core/state-store.js";
+import { Seeder } from "../.opencode/plugin/sandbox/git/seeder.js";
 import { GitSync } from "../.opencode/plugin/sandbox/git/service.js";
 import { LocalProvider } from "../.opencode/plugin/sandbox/providers/local/index.js";
 import type { Sandbox, SandboxProvider } from "../.opencode/plugin/sandbox/providers/provider.js";
@@ -111,6 +112,7 @@ async function main() {
     },
     sandboxFor: async (id) => sandboxes.get(id)!,
   });
+  const seeder = new Seeder({ host: sync.host, config: ConfigSchema.parse({}), log: silentLogger, notify: () => {}, store: { patch: async (id, p) => (records.set(id, { ...records.get(id)!, ...p }), records.get(id)) } });
 
   // ---- seed vs git bundle create --all
   const seedTimes: number[] = [];
@@ -127,7 +129,7 @@ async function main() {
     records.set(id, record);
     sandboxes.set(id, raw);
     t = performance.now();
-    const fields = await sync.seed(counting, { sessionID: id, record, recreated: false });
+    const fields = await seeder.seed(counting, { sessionID: id, record, recreated: false });
     seedTimes.push(performance.now() - t);
     records.set(id, { ...records.get(id)!, ...fields, seededAt: now });
   }

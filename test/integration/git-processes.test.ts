@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
+import { Seeder } from "../../.opencode/plugin/sandbox/git/seeder.js";
 import { GitSync } from "../../.opencode/plugin/sandbox/git/service.js";
 import { DirProvider } from "../support/dir-provider.js";
 import { cleanupAll, git, gitOk, makeRepo, tempDir, testConfig } from "./git-support.js";
@@ -102,7 +103,7 @@ describe.each([
     const now = new Date().toISOString();
     const record = { provider: "dir", sandboxId: "sbx1", createdAt: now, lastUsedAt: now };
     await store.set("ses_k", record);
-    await store.patch("ses_k", { ...(await mk().seed(sandbox, { sessionID: "ses_k", record, recreated: false })), seededAt: now });
+    await store.patch("ses_k", { ...(await new Seeder({ host: mk().host, config: testConfig(), log: silentLogger, notify: () => {}, store }).seed(sandbox, { sessionID: "ses_k", record, recreated: false })), seededAt: now });
     if (checkout) git(repo, "checkout", "-q", "opencode/1");
     const sbxGit = (...a: string[]) => git(sandbox.projectDir, ...a);
     const lock = join(repo, ".git", "opencode-sandboxed", "sync.lock");

@@ -9,6 +9,7 @@ import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import type { SessionRecord } from "../../.opencode/plugin/sandbox/core/state-store.js";
 import type { Toaster, ToastVariant } from "../../.opencode/plugin/sandbox/opencode/toasts.js";
 import { words, type Notice } from "../../.opencode/plugin/sandbox/service/notices.js";
+import { Seeder } from "../../.opencode/plugin/sandbox/git/seeder.js";
 import { GitSync } from "../../.opencode/plugin/sandbox/git/service.js";
 import type { Sandbox, SandboxProvider } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { DirProvider } from "../support/dir-provider.js";
@@ -115,6 +116,7 @@ export interface Harness {
   store: MemStore;
   toast: RecordingToaster;
   gitSync: GitSync;
+  seeder: Seeder;
   provider: SandboxProvider;
   sandboxes: Map<string, Sandbox>;
   /** Creates a sandbox for the session, seeds it (as the session manager would). */
@@ -145,11 +147,13 @@ export async function harness(
     isLive: (id) => sandboxes.has(id),
     lockTimeoutMs: options.lockTimeoutMs,
   });
+  const seeder = new Seeder({ host: gitSync.host, config: options.config ?? testConfig(), log: silentLogger, notify: toast.notify, store });
   const h: Harness = {
     repo,
     store,
     toast,
     gitSync,
+    seeder,
     provider,
     sandboxes,
     async open(sessionID, o = {}) {
@@ -159,7 +163,7 @@ export async function harness(
       const previous = store.sessions.get(sessionID);
       const record: SessionRecord = { ...previous, provider: provider.name, sandboxId: sandbox.id, createdAt: now, lastUsedAt: now, title: o.title };
       store.set(sessionID, record);
-      const fields = await gitSync.seed(sandbox, { sessionID, record, recreated: !!o.recreated });
+      const fields = await seeder.seed(sandbox, { sessionID, record, recreated: !!o.recreated });
       await store.patch(sessionID, { ...fields, seededAt: now });
       return sandbox;
     },

@@ -272,7 +272,7 @@ describe.each(providerCases())("git sync on $name", ({ make }) => {
     const { tempDir } = await import("./git-support.js");
     const dir = await tempDir("no-git-");
     const h = await harness(dir, { provider: await make() });
-    expect(await h.gitSync.seed((await (h.provider.create({ labels: {} }))), { sessionID: "s1", record: { provider: "x", sandboxId: "y", createdAt: "", lastUsedAt: "" }, recreated: false })).toEqual({});
+    expect(await h.seeder.seed((await (h.provider.create({ labels: {} }))), { sessionID: "s1", record: { provider: "x", sandboxId: "y", createdAt: "", lastUsedAt: "" }, recreated: false })).toEqual({});
     await h.open("s2");
     expect(h.toast.shown.length).toBe(1);
     expect(h.toast.text()).toMatch(/not a git repository.*git init/s);

@@ -25,7 +25,7 @@ async function setup({ dir, provider, parents = {} }: Setup = {}) {
   };
   const seeds: SeedContext[] = [];
   let manager: SessionManager;
-  const store = new StateStore({ projectId: "proj", worktree: "/w", log: silentLogger, dir: join(dir, "state"), onCorrupt: () => manager.markCorrupt() });
+  const store = new StateStore({ projectId: "proj", worktree: "/w", log: silentLogger, dir: join(dir, "state") });
   const parentLookups: string[] = [];
   manager = new SessionManager({
     projectId: "proj",

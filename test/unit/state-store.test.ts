@@ -13,9 +13,8 @@ const record = (id: string) => ({ provider: "dir", sandboxId: id, createdAt: now
 
 async function store(dir?: string, projectId = "p") {
   dir ??= await mkdtemp(join(tmpdir(), "state-"));
-  const corrupt: string[] = [];
-  const s = new StateStore({ projectId, worktree: "/w", log: silentLogger, dir, onCorrupt: (p) => corrupt.push(p) });
-  return { s, dir, corrupt };
+  const s = new StateStore({ projectId, worktree: "/w", log: silentLogger, dir });
+  return { s, dir };
 }
 
 describe("StateStore", () => {
@@ -76,10 +75,11 @@ describe("StateStore", () => {
     ["wrong version", JSON.stringify({ version: 9, projectId: "p", worktree: "/w", sessions: {} })],
     ["bad record", JSON.stringify({ version: 1, projectId: "p", worktree: "/w", sessions: { a: { sandboxId: 3 } } })],
   ])("moves a corrupt file aside (%s), never deletes it", async (_name, content) => {
-    const { s, dir, corrupt } = await store();
+    const { s, dir } = await store();
     await writeFile(join(dir, "p.json"), content);
     expect((await s.read()).sessions).toEqual({});
-    expect(corrupt).toHaveLength(1);
+    expect(s.takeCorrupt()).toBe(true); // told once
+    expect(s.takeCorrupt()).toBe(false);
     const aside = (await readdir(dir)).filter((n) => n.startsWith("p.json.corrupt-"));
     expect(aside).toHaveLength(1);
     expect(await readFile(join(dir, aside[0]), "utf8")).toBe(content);

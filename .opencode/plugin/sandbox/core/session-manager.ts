@@ -47,14 +47,8 @@ export class SessionManager {
   private readonly parents = new Map<string, string | null>();
   private readonly touched = new Map<string, number>();
   private preflighted = false;
-  private rebuildNeeded = false;
 
   constructor(private readonly options: SessionManagerOptions) {}
-
-  /** The state store calls this when it moved a corrupt file aside. */
-  markCorrupt() {
-    this.rebuildNeeded = true;
-  }
 
   /** Remember a parent learnt from a session event (saves a lookup later). */
   noteParent(sessionID: string, parentID: string | undefined) {
@@ -120,8 +114,7 @@ export class SessionManager {
       this.preflighted = true;
     }
     let record = await store.get(root);
-    if (this.rebuildNeeded) {
-      this.rebuildNeeded = false;
+    if (store.takeCorrupt()) {
       await this.rebuild(provider);
       record = await store.get(root);
     }
@@ -270,6 +263,10 @@ export class SessionManager {
       writeFile: (path, data) => call((s) => s.writeFile(path, data)),
       stat: (path) => call((s) => s.stat(path)),
       readDir: (path) => call((s) => s.readDir(path)),
+      remove: (path) => call((s) => s.remove(path)),
+      startProcess: (command, options) => call((s) => s.startProcess(command, options)),
+      readProcess: (id, options) => call((s) => s.readProcess(id, options)),
+      stopProcess: (id) => call((s) => s.stopProcess(id)),
       previewUrl: (port) => call((s) => s.previewUrl(port)),
     };
   }

@@ -56,8 +56,6 @@ export interface StateStoreOptions {
   projectId: string;
   worktree: string;
   log: Logger;
-  /** Called once per corrupt file found (after it was moved aside). */
-  onCorrupt?: (movedTo: string) => void;
   /** Override the directory (tests). */
   dir?: string;
   /** Tests: stop at named points (see util/phases.ts). */
@@ -69,6 +67,7 @@ export class StateStore {
   private readonly dir: string;
   /** This store's own writers of a file queue here; one at a time takes the file's lock. */
   private readonly writers = new KeyedQueue();
+  private corrupt = false;
 
   constructor(private readonly options: StateStoreOptions) {
     this.dir = options.dir ?? stateDir();
@@ -98,9 +97,16 @@ export class StateStore {
       const movedTo = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
       await rename(path, movedTo).catch(() => {});
       this.options.log.error(`State file ${path} is unreadable (${(error as Error).message.split("\n")[0]}); moved aside to ${movedTo}`);
-      if (path === this.path) this.options.onCorrupt?.(movedTo);
+      if (path === this.path) this.corrupt = true;
       return { ...this.empty(), projectId };
     }
+  }
+
+  /** True once after this project's state file was found corrupt and moved aside: the map needs a rebuild. */
+  takeCorrupt(): boolean {
+    const corrupt = this.corrupt;
+    this.corrupt = false;
+    return corrupt;
   }
 
   /** Locked read-modify-write. `fn` mutates the state in place. */

@@ -1,30 +1,24 @@
 /**
- * GitSync: seeds a sandbox's repository from what the user sees, syncs the sandbox's
- * HEAD back to `<prefix>/<N>`, merges host refs into a running sandbox. One bundle
- * file each way; the host runs git only in the user's repository (hardened, see
- * host-git.ts), serialized per repository by a lock in its git dir.
+ * GitSync: syncs a sandbox's HEAD back to `<prefix>/<N>` and merges host refs into a
+ * running sandbox (seeding is seeder.ts). One bundle file each way; the host runs git
+ * only in the user's repository (hardened, see host-git.ts), serialized per
+ * repository by a lock in its git dir. Per session, one sync at a time.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import type { Config } from "../config.js";
 import type { Logger } from "../core/logger.js";
-import type { SeedContext } from "../core/session-manager.js";
 import type { SessionRecord } from "../core/state-store.js";
 import type { Sandbox } from "../providers/provider.js";
 import { reach, type PhaseHook } from "../util/phases.js";
 import type { Notify } from "../service/notices.js";
 import type { ApplyOutcome } from "./apply.js";
 import { GitSyncError } from "./errors.js";
-import { findRepo, HostGit, type RepoInfo } from "./host-git.js";
+import type { HostGit, RepoInfo } from "./host-git.js";
+import { HostRepository } from "./host-repo.js";
 import { fromSandbox } from "./from-sandbox.js";
 import { intoHost } from "./into-host.js";
 import { mergeIntoSandbox, type MergeResult } from "./merge.js";
-import { RepoLock } from "./repo-lock.js";
-import { seedCommit } from "./seed-commit.js";
 import { sessionRef } from "./refs.js";
-import { runScript, sandboxPath, SEED_SCRIPT } from "./sandbox-git.js";
-import { userIdentity, type Identity } from "./snapshot.js";
 
 export type { MergeResult };
 
@@ -59,49 +53,29 @@ export interface GitSyncOptions {
   isLive?: (sessionID: string) => boolean;
   /** Session title for commit messages when no event told us yet. */
   titleOf?: (sessionID: string) => Promise<string | undefined>;
-  /** How long a sync waits for another one on the same repository. */
+  /** How long a sync waits for another one on the same repository (when `host` is not given). */
   lockTimeoutMs?: number;
+  /** The repository as the seeder also uses it (one lock queue per process); default: its own. */
+  host?: HostRepository;
   /** Tests: stop at named points (see util/phases.ts). */
   phases?: PhaseHook;
 }
 
 export class GitSync {
-  private repoInfo: Promise<RepoInfo | undefined> | undefined;
-  private git: HostGit | undefined;
-  private identity: Identity | undefined;
-  private hasCommits = false;
+  readonly host: HostRepository;
   private readonly titles = new Map<string, string>();
   private readonly running = new Map<string, Promise<SyncResult>>();
   private readonly queued = new Map<string, Promise<SyncResult>>();
   private readonly all = new Set<Promise<unknown>>();
 
-  constructor(private readonly options: GitSyncOptions) {}
+  constructor(private readonly options: GitSyncOptions) {
+    const { directory, config, notify, lockTimeoutMs } = options;
+    this.host = options.host ?? new HostRepository({ directory, branchPrefix: config.sync.branchPrefix, notify, lockTimeoutMs });
+  }
 
   /** A session's title from `session.updated`: used in commit messages. */
   noteTitle(sessionID: string, title: string | undefined) {
     if (title) this.titles.set(sessionID, title);
-  }
-
-  /** The repository containing `directory`, or undefined (not a repository). */
-  repo(): Promise<RepoInfo | undefined> {
-    return (this.repoInfo ??= findRepo(this.options.directory).then((r) => {
-      if (r) this.git = new HostGit(r.top);
-      return r;
-    }));
-  }
-
-  private repoLock: RepoLock | undefined;
-
-  /** Runs `fn` holding the repository's sync lock (see repo-lock.ts). */
-  private locked<T>(repo: RepoInfo, fn: () => Promise<T>): Promise<T> {
-    this.repoLock ??= new RepoLock(repo, this.options.config.sync.branchPrefix, this.options.lockTimeoutMs ?? 10 * 60_000);
-    return this.repoLock.run(fn);
-  }
-
-  private async hostTmp(repo: RepoInfo, name: string): Promise<string> {
-    const dir = join(repo.commonDir, "opencode-sandboxed", "tmp");
-    await mkdir(dir, { recursive: true });
-    return join(dir, `${name}-${process.pid}-${randomBytes(4).toString("hex")}.bundle`);
   }
 
   private async title(sessionID: string, record?: SessionRecord): Promise<string | undefined> {
@@ -117,72 +91,6 @@ export class GitSync {
     const name = title ? `"${title.replace(/\s+/g, " ").trim()}"` : "(untitled)";
     return `opencode session ${name} (${sessionID})\n\nWork of OpenCode session ${name}, id ${sessionID}; synced on ${reason}.`;
   }
-
-  private async who(git: HostGit): Promise<Identity> {
-    return (this.identity ??= await userIdentity(git));
-  }
-
-  private async hostRepo(): Promise<{ repo: RepoInfo; git: HostGit } | undefined> {
-    const repo = await this.repo();
-    if (!repo) {
-      this.options.notify({ kind: "sync_off", why: "not_a_repository" });
-      return undefined;
-    }
-    const git = this.git!;
-    // Once a repository has a commit it keeps having one: checked until then only.
-    if (!this.hasCommits) {
-      if (!(await git.resolve("HEAD"))) {
-        this.options.notify({ kind: "sync_off", why: "no_commits" });
-        return undefined;
-      }
-      this.hasCommits = true;
-    }
-    return { repo, git };
-  }
-
-  // ---------------------------------------------------------------- seed
-
-  /** SessionManagerOptions.seed: fills a new (or re-created) sandbox's repository. */
-  seed = async (sandbox: Sandbox, ctx: SeedContext): Promise<Partial<SessionRecord>> => {
-    const host = await this.hostRepo();
-    if (!host) return {};
-    const { repo, git } = host;
-    const { sessionID } = ctx;
-    const reflog = `opencode-sandboxed: seed session ${sessionID}`;
-    const identity = await this.who(git);
-    const tmp = await this.hostTmp(repo, "seed");
-    try {
-      const fields: Partial<SessionRecord> = await this.locked(repo, async () => {
-        const { commit, fields } = await seedCommit({
-          git,
-          repo,
-          sessionID,
-          record: ctx.record,
-          recreated: ctx.recreated,
-          sync: this.options.config.sync,
-          identity,
-          reflog,
-          log: this.options.log,
-          notify: this.options.notify,
-          persist: (f) => this.options.store.patch(sessionID, f),
-        });
-        // Keeps the seed commit reachable (a snapshot commit is otherwise dangling) and names it for the bundle.
-        await git.run(["update-ref", "-m", reflog, sessionRef(sessionID), commit]);
-        await git.run(["bundle", "create", tmp, sessionRef(sessionID)]);
-        return fields;
-      });
-      await reach(this.options.phases, "seed:bundled");
-      const remote = sandboxPath(sandbox, "seed.bundle");
-      await sandbox.writeFile(remote, await readFile(tmp));
-      await runScript(sandbox, SEED_SCRIPT, { OC_BUNDLE: remote, OC_REF: sessionRef(sessionID), OC_NAME: identity.name, OC_EMAIL: identity.email });
-      await reach(this.options.phases, "seed:done");
-      return fields;
-    } finally {
-      await rm(tmp, { force: true });
-    }
-  };
-
-  // ---------------------------------------------------------------- sync
 
   /**
    * Syncs the session's sandbox HEAD to its branch. Calls for one session are
@@ -227,23 +135,23 @@ export class GitSync {
     if (!record.seededAt || !record.baseCommit) return { kind: "skipped", why: "the sandbox's repository was not seeded from git" };
     if (!connect && this.options.isLive && !this.options.isLive(sessionID))
       return { kind: "skipped", why: "no live sandbox in this process" };
-    const host = await this.hostRepo();
+    const host = await this.host.open();
     if (!host) return { kind: "skipped", why: "no git repository" };
     const { repo, git } = host;
     const started = Date.now();
     const sandbox = await this.options.sandboxFor(sessionID);
     // A base the host lost is caught when the bundle is fetched (then: a full bundle).
     const base: string | undefined = record.lastSyncedCommit ?? record.baseCommit;
-    let result = await this.fromSandbox(sandbox, sessionID, reason, record, repo, base);
+    let result = await this.fromSandbox(sandbox, sessionID, reason, record, host, base);
     const hostStart = performance.now();
     try {
-      let outcome = await this.locked(repo, () => this.toHost(git, repo, sessionID, record, result.head, result.bundle));
+      let outcome = await this.host.locked(repo, () => this.toHost(git, repo, sessionID, record, result.head, result.bundle));
       if (outcome === "need_full") {
         // The host lacks the bundle's base (gc'd, or a rewritten repo): ask for everything.
         log.warn(`host lacks the sync base; requesting a full bundle`, sessionID);
         await rm(result.bundle ?? "", { force: true });
-        result = await this.fromSandbox(sandbox, sessionID, reason, record, repo, undefined);
-        outcome = await this.locked(repo, () => this.toHost(git, repo, sessionID, record, result.head, result.bundle));
+        result = await this.fromSandbox(sandbox, sessionID, reason, record, host, undefined);
+        outcome = await this.host.locked(repo, () => this.toHost(git, repo, sessionID, record, result.head, result.bundle));
         if (outcome === "need_full") throw new GitSyncError("bad_bundle", "the sandbox's full bundle still lacks commits the host needs");
       }
       await reach(this.options.phases, "sync:applied");
@@ -261,13 +169,13 @@ export class GitSync {
   }
 
   /** Commit and bundle inside the sandbox; download the bundle. */
-  private async fromSandbox(sandbox: Sandbox, sessionID: string, reason: string, record: SessionRecord, repo: RepoInfo, base: string | undefined) {
+  private async fromSandbox(sandbox: Sandbox, sessionID: string, reason: string, record: SessionRecord, { repo, git }: { repo: RepoInfo; git: HostGit }, base: string | undefined) {
     return fromSandbox({
       sandbox,
       base,
       message: await this.commitMessage(sessionID, reason, record),
-      identity: await this.who(this.git!),
-      tmp: () => this.hostTmp(repo, "sync"),
+      identity: await this.host.who(git),
+      tmp: () => this.host.tmp(repo, "sync"),
       phases: this.options.phases,
     });
   }
@@ -298,17 +206,17 @@ export class GitSync {
    * never resolved: the merge is aborted and the files are returned.
    */
   async merge(sessionID: string, ref: string): Promise<MergeResult> {
-    const host = await this.hostRepo();
+    const host = await this.host.open();
     if (!host) throw new GitSyncError("no_repository", "this project is not a git repository with commits: nothing to merge");
     const result = await mergeIntoSandbox({
       ...host,
       ref,
       record: await this.options.store.get(sessionID),
       sandbox: await this.options.sandboxFor(sessionID),
-      identity: await this.who(host.git),
+      identity: await this.host.who(host.git),
       incoming: `refs/opencode-sandboxed/merge/${sessionRef(sessionID).split("/").pop()}`,
-      tmp: () => this.hostTmp(host.repo, "merge"),
-      locked: (fn) => this.locked(host.repo, fn),
+      tmp: () => this.host.tmp(host.repo, "merge"),
+      locked: (fn) => this.host.locked(host.repo, fn),
     });
     if (result.kind === "conflict") this.options.notify({ kind: "merge_conflict", sessionID, ref, conflicts: result.conflicts });
     return result;

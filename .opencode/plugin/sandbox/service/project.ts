@@ -9,9 +9,11 @@ import type { Logger } from "../core/logger.js";
 import type { PhaseHook } from "../util/phases.js";
 import { SessionManager } from "../core/session-manager.js";
 import { StateStore } from "../core/state-store.js";
+import { HostRepository } from "../git/host-repo.js";
+import { Seeder } from "../git/seeder.js";
 import { GitSync, type MergeResult, type SyncReason, type SyncResult } from "../git/service.js";
-import { createProvider } from "../providers/factory.js";
-import type { Sandbox, SandboxProvider } from "../providers/provider.js";
+import { createProvider, unavailableHint } from "../providers/factory.js";
+import { isSandboxError, SandboxError, type Sandbox, type SandboxProvider } from "../providers/provider.js";
 import type { Notify } from "./notices.js";
 import { SyncTriggers } from "./sync-triggers.js";
 
@@ -49,30 +51,35 @@ export class ProjectService {
   constructor(private readonly o: ProjectServiceOptions) {
     const { config, log, notify, phases } = o;
     let provider: Promise<SandboxProvider> | undefined;
-    this.store = new StateStore({ projectId: o.projectId, worktree: o.worktree, log, phases, dir: o.stateDir, onCorrupt: () => this.manager.markCorrupt() });
+    this.store = new StateStore({ projectId: o.projectId, worktree: o.worktree, log, phases, dir: o.stateDir });
+    // One direction only: the manager seeds through the seeder; git sync reaches sandboxes through the manager.
+    const host = new HostRepository({ directory: o.directory, branchPrefix: config.sync.branchPrefix, notify });
+    const seeder = new Seeder({ host, config, log, notify, store: this.store, phases });
+    const manager = new SessionManager({
+      projectId: o.projectId,
+      store: this.store,
+      log,
+      notify,
+      env: config.sandboxEnv,
+      seed: seeder.seed,
+      provider: () => {
+        if (o.configError) return Promise.reject(o.configError);
+        return (provider ??= o.provider?.() ?? createProvider(config, log));
+      },
+      parentOf: o.parentOf,
+      phases,
+    });
+    this.manager = manager;
     this.gitSync = new GitSync({
       directory: o.directory,
       config,
       log,
       notify,
       store: this.store,
-      sandboxFor: (id) => this.manager.sandboxFor(id),
-      isLive: (id) => this.manager.isLive(id),
+      host,
+      sandboxFor: (id) => manager.sandboxFor(id),
+      isLive: (id) => manager.isLive(id),
       titleOf: o.titleOf,
-      phases,
-    });
-    this.manager = new SessionManager({
-      projectId: o.projectId,
-      store: this.store,
-      log,
-      notify,
-      env: config.sandboxEnv,
-      seed: this.gitSync.seed,
-      provider: () => {
-        if (o.configError) return Promise.reject(o.configError);
-        return (provider ??= o.provider?.() ?? createProvider(config, log));
-      },
-      parentOf: o.parentOf,
       phases,
     });
     this.triggers = new SyncTriggers({ gitSync: this.gitSync, manager: this.manager, config, log, notify });
@@ -85,7 +92,10 @@ export class ProjectService {
    * package), which is then the sandbox's project directory.
    */
   async sandboxFor(sessionID: string): Promise<Sandbox> {
-    const sandbox = await this.manager.sandboxFor(sessionID);
+    const sandbox = await this.manager.sandboxFor(sessionID).catch((error: unknown) => {
+      const hint = isSandboxError(error, "unavailable") && unavailableHint(this.o.config);
+      throw hint ? new SandboxError("unavailable", `${error.message} ${hint}`, { cause: error }) : error;
+    });
     return this.subdir ? withProjectDir(sandbox, posix.join(sandbox.projectDir, this.subdir)) : sandbox;
   }
 
