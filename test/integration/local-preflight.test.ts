@@ -12,13 +12,16 @@ afterAll(async () => {
 });
 
 describe("local provider preflight", () => {
-  it("passes here, and doctor reports runtime, privileges and limits", async () => {
+  it("passes here, and the diagnosis reports runtime, privileges and limits", async () => {
     await h.provider.preflight();
-    const report = await h.provider.doctor();
-    expect(report.available).toBe(true);
-    expect(report.runtime).toBeTruthy();
-    expect(report.privileges).toMatch(process.getuid?.() === 0 ? /own unprivileged host uid/ : /this user/);
-    expect(report.limits.maxOpenFiles.enforced).toBe(true);
+    const report = await h.provider.diagnose();
+    const check = (name: string) => report.checks.find((c) => c.name === name);
+    expect(report).toMatchObject({ provider: "local", available: true });
+    expect(check("agent runtime")).toMatchObject({ ok: true, detail: expect.stringMatching(/^\//) });
+    expect(check("privileges")?.detail).toMatch(process.getuid?.() === 0 ? /own unprivileged host uid/ : /this user/);
+    expect(check("open files limit")).toMatchObject({ ok: true, detail: expect.stringMatching(/^1024 files: RLIMIT_NOFILE/) });
+    // What is not enforced is a warning with a fix, never a silent pass.
+    for (const c of report.checks.filter((c) => !c.ok)) expect(c).toMatchObject({ warning: true, fix: expect.any(String) });
   });
 
   it("an unusable agent runtime fails preflight and create with one typed message naming the fix", async () => {
@@ -26,11 +29,14 @@ describe("local provider preflight", () => {
     const p = h.make({ runtime: "/nonexistent/node", log });
     const error = await p.preflight().catch((e) => e);
     expect(isSandboxError(error, "unavailable")).toBe(true);
-    expect(error.message).toMatch(/no JavaScript runtime[\s\S]*install nodejs[\s\S]*Daytona/);
+    expect(error.message).toMatch(/no JavaScript runtime[\s\S]*install nodejs/);
+    expect(error.message).not.toMatch(/Daytona/); // the provider knows nothing of the others; the service words that hint
     expect(error.message).not.toContain("\n");
     const onCreate = await p.create({ labels: {} }).catch((e) => e);
     expect(isSandboxError(onCreate, "unavailable")).toBe(true);
-    expect((await p.doctor()).problem).toBe(error.message);
+    const report = await p.diagnose();
+    expect(report.available).toBe(false);
+    expect(report.checks).toContainEqual({ name: "sandbox", ok: false, detail: error.message });
   });
 
   it("bounds how much output a command can make the host hold", async () => {

@@ -4,12 +4,15 @@
  * (tools, sync, session manager). Never the evidence that isolation works.
  */
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, lstat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, lstat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { ShellProcesses } from "../../.opencode/plugin/sandbox/providers/processes.js";
 import {
   SandboxError,
   type CreateSpec,
+  type Diagnosis,
+  type ProcessStart,
   type DirEntry,
   type ExecOptions,
   type ExecResult,
@@ -140,6 +143,21 @@ class DirSandbox implements Sandbox {
       fsError(e, path);
     }
   }
+  async remove(path: string) {
+    await rm(path, { recursive: true, force: true });
+  }
+  private get processes() {
+    return new ShellProcesses((command, options) => this.exec(command, options), this.projectDir);
+  }
+  startProcess(command: string, options?: ProcessStart) {
+    return this.processes.start(command, options);
+  }
+  readProcess(id: string, options?: { since?: number }) {
+    return this.processes.read(id, options);
+  }
+  stopProcess(id: string) {
+    return this.processes.stop(id);
+  }
   async previewUrl(port: number) {
     return { url: `http://127.0.0.1:${port}` };
   }
@@ -159,6 +177,9 @@ export class DirProvider implements SandboxProvider {
   constructor(private readonly base?: string) {}
 
   async preflight() {}
+  async diagnose(): Promise<Diagnosis> {
+    return { provider: "dir", available: true, checks: [] };
+  }
 
   async create(spec: CreateSpec): Promise<Sandbox> {
     this.calls.push("create");

@@ -104,6 +104,10 @@ function netIsolated(s: Sandbox): Sandbox {
     writeFile: (p, d) => s.writeFile(p, d),
     stat: (p) => s.stat(p),
     readDir: (p) => s.readDir(p),
+    remove: (p) => s.remove(p),
+    startProcess: (c, o) => s.startProcess(c, o),
+    readProcess: (id, o) => s.readProcess(id, o),
+    stopProcess: (id) => s.stopProcess(id),
     previewUrl: (p) => s.previewUrl(p),
   };
 }

@@ -3,6 +3,14 @@
  * tools and git sync need, not by either SDK. Tools only ever see `Sandbox`.
  */
 
+/** Where a provider says what it did (the plugin's logger fits). */
+export interface ProviderLog {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
 export type SandboxState = "started" | "stopped" | "starting" | "error";
 
 export interface SandboxInfo {
@@ -55,6 +63,40 @@ export interface DirEntry {
   type: FileType;
 }
 
+/** A process started in the background: it outlives the call that started it. */
+export interface ProcessStart {
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+export interface ProcessOutput {
+  /** Output (stdout and stderr interleaved) from byte `since` on, decoded as UTF-8. */
+  output: string;
+  /** Bytes of output so far: pass it as `since` to read only what is new. */
+  size: number;
+  running: boolean;
+  /** The exit code once it ended by itself; null while running or when it was stopped. */
+  exitCode: number | null;
+}
+
+/** One finding of `diagnose()`: what was checked, whether it holds, and what to do when not. */
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** What to do about a failed check. */
+  fix?: string;
+  /** A failed check that sandboxes work without (a limit that is not enforced). */
+  warning?: boolean;
+}
+
+export interface Diagnosis {
+  provider: string;
+  /** Sandboxes can be created (no failed check without `warning`). */
+  available: boolean;
+  checks: Check[];
+}
+
 export interface PreviewLink {
   url: string;
   /** Headers a client must send (e.g. a private Daytona sandbox's preview token). */
@@ -76,6 +118,14 @@ export interface Sandbox {
   /** null when nothing is at `path`. Does not follow a final symlink. */
   stat(path: string): Promise<FileStat | null>;
   readDir(path: string): Promise<DirEntry[]>;
+  /** Removes a file, a symlink (not its target) or a directory with everything in it. Nothing there is not an error. */
+  remove(path: string): Promise<void>;
+  /** Starts `command` through a shell, detached from this call: returns at once with the process's id. */
+  startProcess(command: string, options?: ProcessStart): Promise<{ id: string }>;
+  /** Throws SandboxError `bad_input` for an id no `startProcess` returned. */
+  readProcess(id: string, options?: { since?: number }): Promise<ProcessOutput>;
+  /** Ends the process and everything it started; stopping an ended one is not an error. */
+  stopProcess(id: string): Promise<void>;
   previewUrl(port: number): Promise<PreviewLink>;
 }
 
@@ -83,6 +133,8 @@ export interface SandboxProvider {
   readonly name: string;
   /** Throws SandboxError `unavailable` with a message that names the fix. */
   preflight(): Promise<void>;
+  /** What works and what does not on this machine or account, for a `doctor` command and the log. */
+  diagnose(): Promise<Diagnosis>;
   /** Creates and starts a sandbox. */
   create(spec: CreateSpec): Promise<Sandbox>;
   /** Throws SandboxError `sandbox_not_found`. */

@@ -7,10 +7,7 @@ import type { ToolContext } from "@opencode-ai/plugin";
 import { isInside } from "./paths.js";
 
 /** Single-quote for sh: the only safe way to put untrusted text into a command line. */
-export function shq(value: string): string {
-  if (value.includes("\0")) throw new Error("Argument contains a NUL byte");
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+export { shq } from "../util/shell.js";
 
 /** The built-in's Instance "contains": inside the directory, or inside the worktree unless it is "/". */
 export function containsPath(ctx: Pick<ToolContext, "directory" | "worktree">, filepath: string): boolean {

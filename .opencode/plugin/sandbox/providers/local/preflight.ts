@@ -9,8 +9,6 @@ import { SandboxError } from "../provider.js";
 import { UID_BASE } from "./constants.js";
 import { findRuntime, type Runtime } from "./runtime.js";
 
-const DAYTONA = "or configure Daytona (set DAYTONA_API_KEY) to run sandboxes in the cloud";
-
 /** An executable on PATH; the usual system directories only when PATH is unset (so PATH decides). */
 export function which(name: string): string | null {
   const searchPath = process.env.PATH;
@@ -46,26 +44,26 @@ function run(command: string, args: string[]): Promise<{ code: number | null; ou
 const unavailable = (message: string) => new SandboxError("unavailable", `Local sandbox unavailable: ${message}`);
 
 export async function preflight(opts: { network: "isolated" | "none"; runtime?: string }): Promise<Tools> {
-  if (process.platform !== "linux") throw unavailable(`it needs Linux (bubblewrap); this is ${process.platform} — ${DAYTONA}.`);
+  if (process.platform !== "linux") throw unavailable(`it needs Linux (bubblewrap); this is ${process.platform}.`);
   const bwrap = which("bwrap");
-  if (!bwrap) throw unavailable(`bubblewrap is not installed — install it (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install bubblewrap), ${DAYTONA}.`);
+  if (!bwrap) throw unavailable(`bubblewrap is not installed — install it (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install bubblewrap).`);
   const root = process.getuid?.() === 0;
   if (root) {
     for (const tool of ["setpriv", "unshare", "mount"])
-      if (!which(tool)) throw unavailable(`${tool} (util-linux) is missing — install util-linux, ${DAYTONA}.`);
+      if (!which(tool)) throw unavailable(`${tool} (util-linux) is missing — install util-linux.`);
   }
   const slirp4netns = which("slirp4netns");
   if (opts.network === "isolated" && !slirp4netns)
-    throw unavailable(`slirp4netns is not installed (needed for network "isolated") — sudo apt-get install slirp4netns, or set the option local.network to "none", ${DAYTONA}.`);
+    throw unavailable(`slirp4netns is not installed (needed for network "isolated") — sudo apt-get install slirp4netns, or set the option local.network to "none".`);
   if (opts.network === "isolated" && !root) {
     try {
       accessSync("/dev/net/tun", constants.R_OK | constants.W_OK);
     } catch {
-      throw unavailable(`slirp4netns needs /dev/net/tun, which uid ${process.getuid?.()} cannot open (network "isolated") — make it accessible (modprobe tun; it is normally mode 0666), or set the option local.network to "none", ${DAYTONA}.`);
+      throw unavailable(`slirp4netns needs /dev/net/tun, which uid ${process.getuid?.()} cannot open (network "isolated") — make it accessible (modprobe tun; it is normally mode 0666), or set the option local.network to "none".`);
     }
   }
   const runtime = findRuntime(opts.runtime);
-  if (!runtime) throw unavailable(`no JavaScript runtime for the sandbox's agent (node in /usr/bin or OpenCode's own binary) — install nodejs, ${DAYTONA}.`);
+  if (!runtime) throw unavailable(`no JavaScript runtime for the sandbox's agent (node in /usr/bin or OpenCode's own binary) — install nodejs.`);
 
   // User namespaces, tried the way a sandbox uses them (as an unprivileged uid when root).
   const probe = [bwrap, "--unshare-user", "--unshare-net", "--unshare-pid", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--", "/usr/bin/true"];
@@ -76,7 +74,7 @@ export async function preflight(opts: { network: "isolated" | "none"; runtime?: 
     const hint = /permission|operation not permitted|setting up uid map|No permissions/i.test(output)
       ? "user namespaces are blocked for unprivileged users (Ubuntu 23.10+/24.04: AppArmor — add a bwrap AppArmor profile or sysctl kernel.apparmor_restrict_unprivileged_userns=0; elsewhere check kernel.unprivileged_userns_clone / user.max_user_namespaces)"
       : "bubblewrap could not create a sandbox";
-    throw unavailable(`${hint}: ${output || `exit ${code}`} — fix that, ${DAYTONA}.`);
+    throw unavailable(`${hint}: ${output || `exit ${code}`} — fix that.`);
   }
   return { bwrap, slirp4netns, runtime };
 }

@@ -73,3 +73,24 @@ export class PreviewForwarder {
     }
   }
 }
+
+/** The forwarders this process opened, one per sandbox; closed when it stops or is deleted. */
+export class PreviewForwarders {
+  private readonly byId = new Map<string, PreviewForwarder>();
+
+  for(id: string, client: AgentClient): PreviewForwarder {
+    let forwarder = this.byId.get(id);
+    if (!forwarder) this.byId.set(id, (forwarder = new PreviewForwarder(client)));
+    return forwarder;
+  }
+
+  async close(id: string): Promise<void> {
+    const forwarder = this.byId.get(id);
+    this.byId.delete(id);
+    await forwarder?.close();
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.byId.keys()].map((id) => this.close(id)));
+  }
+}

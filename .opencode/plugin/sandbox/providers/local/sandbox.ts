@@ -1,6 +1,8 @@
 /** The handle tools use: every operation goes through the agent inside the sandbox. */
 import { posix } from "node:path";
-import { SandboxError, type DirEntry, type ExecOptions, type ExecResult, type FileStat, type PreviewLink, type Sandbox } from "../provider.js";
+import { ShellProcesses } from "../processes.js";
+import { SandboxError, type DirEntry, type ExecOptions, type ExecResult, type FileStat, type PreviewLink, type ProcessOutput, type ProcessStart, type Sandbox } from "../provider.js";
+import { shellScript } from "../../util/shell.js";
 import type { AgentClient } from "./client.js";
 import { PROJECT_DIR } from "./constants.js";
 import { checkEnv } from "./env.js";
@@ -15,6 +17,7 @@ export function insidePath(path: string): string {
 export class LocalSandbox implements Sandbox {
   readonly provider = "local";
   readonly projectDir = PROJECT_DIR;
+  private readonly processes = new ShellProcesses((command, options) => this.exec(command, options), PROJECT_DIR);
 
   constructor(
     readonly id: string,
@@ -50,6 +53,23 @@ export class LocalSandbox implements Sandbox {
 
   readDir(path: string): Promise<DirEntry[]> {
     return this.client.readDir(insidePath(path));
+  }
+
+  async remove(path: string): Promise<void> {
+    const result = await this.exec(shellScript('rm -rf -- "$1"', insidePath(path)));
+    if (result.exitCode !== 0) throw new SandboxError("permission_denied", `Cannot remove ${path}: ${result.output.trim()}`);
+  }
+
+  startProcess(command: string, options: ProcessStart = {}): Promise<{ id: string }> {
+    return this.processes.start(command, { ...options, cwd: options.cwd ? insidePath(options.cwd) : undefined });
+  }
+
+  readProcess(id: string, options?: { since?: number }): Promise<ProcessOutput> {
+    return this.processes.read(id, options);
+  }
+
+  stopProcess(id: string): Promise<void> {
+    return this.processes.stop(id);
   }
 
   async previewUrl(port: number): Promise<PreviewLink> {

@@ -15,6 +15,7 @@
  * Only project/, home/ and run/ are bound writable; the host-side files the
  * provider trusts (meta, owner, etc) are out of the sandbox's reach.
  */
+import { spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
 import { chmod, lchown, mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -152,8 +153,20 @@ export class Store {
     return unlink(join(this.root, ".uids", String(uid))).catch(() => {});
   }
 
-  removeDir(id: string) {
-    return rm(this.dir(id), { recursive: true, force: true, maxRetries: 3 });
+  /** The sandbox's whole directory, workspace included. */
+  async removeDir(id: string) {
+    const remove = () => rm(this.dir(id), { recursive: true, force: true, maxRetries: 3 });
+    try {
+      await remove();
+    } catch {
+      // Read-only directories the sandbox made (Go's module cache…) stop rm as a normal user.
+      await new Promise<void>((resolve) => {
+        const child = spawn("chmod", ["-R", "u+rwX", this.dir(id)], { stdio: "ignore" });
+        child.on("close", () => resolve());
+        child.on("error", () => resolve());
+      });
+      await remove();
+    }
   }
 
   /** Cross-process start lock; a holder that died (kill -9) is seen and its lock taken over. */

@@ -1,0 +1,86 @@
+/**
+ * Bringing one sandbox up: its cgroups, bubblewrap with the agent, and (network
+ * "isolated") slirp4netns — retried a few times, and undone completely when it fails.
+ */
+import { SandboxError, type ProviderLog } from "../provider.js";
+import { createCgroups, removeCgroups, type CgroupSupport } from "./cgroups.js";
+import { launch, type Launched, type LaunchSpec } from "./launch.js";
+import { clampLimits, type LimitsRequest } from "./limits.js";
+import { startSlirp, type Slirp } from "./network.js";
+import type { Tools } from "./preflight.js";
+import { sleep } from "./proc.js";
+
+/** How often a sandbox start is tried before its error is reported. */
+const START_ATTEMPTS = 3;
+const MiB = 1024 * 1024;
+
+export interface Up {
+  launched: Launched;
+  slirp?: Slirp;
+  cgroups: string[];
+  /** Why a limit could not be applied (each is NOT enforced). */
+  problems: string[];
+}
+
+export interface StartInput {
+  spec: Omit<LaunchSpec, "runtime" | "bwrap" | "network" | "cgroupProcs" | "maxOpenFiles" | "onInit">;
+  /** Name of the sandbox's own cgroups. */
+  cgroupName: string;
+  tools: Tools;
+  network: "isolated" | "none";
+  limits: LimitsRequest;
+  support: CgroupSupport;
+  log: ProviderLog;
+}
+
+export async function bringUp({ spec, cgroupName, tools, network, limits: requested, support, log }: StartInput): Promise<Up> {
+  const limits = clampLimits(requested);
+  const cg = await createCgroups(support, cgroupName, limits.memoryMb * MiB, limits.maxProcesses);
+  let launched: Launched | undefined;
+  let slirpStarting: Promise<Slirp> | undefined;
+  const full: LaunchSpec = {
+    ...spec,
+    runtime: tools.runtime,
+    bwrap: tools.bwrap,
+    network,
+    cgroupProcs: cg.procs,
+    maxOpenFiles: limits.maxOpenFiles,
+    // slirp4netns comes up while the agent starts (they are independent).
+    onInit: (initPid) => {
+      if (network !== "isolated") return;
+      slirpStarting = startSlirp({ slirp4netns: tools.slirp4netns!, initPid, id: spec.id });
+      slirpStarting.catch(() => {});
+    },
+  };
+  const stopSlirp = async () => (await slirpStarting?.catch(() => undefined))?.stop();
+  try {
+    // Seen under load: bwrap's loopback set-up in a fresh network namespace fails
+    // now and then ("Failed RTM_NEWADDR"), once even twice in a row. Retry with a
+    // short back-off; a real misconfiguration fails every time.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        launched = await launch(full);
+        break;
+      } catch (error) {
+        if (attempt === START_ATTEMPTS)
+          throw error instanceof SandboxError
+            ? new SandboxError(error.kind, `${error.message} (tried ${START_ATTEMPTS} times)`, { cause: error })
+            : error;
+        log.warn(`local sandbox ${spec.id}: start failed (attempt ${attempt}), retrying: ${(error as Error).message}`);
+        await stopSlirp();
+        slirpStarting = undefined;
+        await sleep(100 * attempt);
+      }
+    }
+    const slirp = slirpStarting ? await slirpStarting : undefined;
+    return { launched, slirp, cgroups: cg.dirs, problems: cg.problems };
+  } catch (error) {
+    await stopSlirp();
+    if (launched) {
+      launched.child.kill("SIGKILL");
+      await launched.exited;
+    }
+    await removeCgroups(cg.dirs);
+    throw error;
+  }
+}
