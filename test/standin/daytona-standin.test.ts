@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import {
   Daytona,
   DaytonaAuthenticationError,
+  DaytonaConflictError,
   DaytonaConnectionError,
   DaytonaInternalServerError,
   DaytonaNotFoundError,
@@ -61,7 +62,8 @@ describe("Daytona stand-in driven by the real SDK", () => {
     const label = { suite: `shell-${randomBytes(4).toString("hex")}` };
 
     beforeAll(async () => {
-      standin = await startDaytonaStandin({ daemon: "shell" });
+      // Starts last long enough for two concurrent start calls to meet.
+      standin = await startDaytonaStandin({ daemon: "shell", startingMs: 2000 });
       daytona = client(standin);
       sb = await daytona.create(
         {
@@ -316,6 +318,25 @@ describe("Daytona stand-in driven by the real SDK", () => {
       await sb.start(90);
       expect(sb.state).toBe("started");
       expect((await sb.process.executeCommand("cat /workspace/kept.txt")).result).toBe("kept\n");
+    });
+
+    it("concurrent starts race (the loser gets 409); a sandbox the platform put in error is recovered", LONG, async () => {
+      await sb.process.executeCommand("echo survives > /workspace/recover.txt");
+      await sb.stop();
+      const twin = await daytona.get(sb.id);
+      const results = await Promise.allSettled([sb.start(), twin.start()]);
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      expect((results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toBeInstanceOf(DaytonaConflictError);
+      await until(async () => (await sb.refreshData(), sb.state === "started"), "started");
+
+      await standin.platform.fail(sb.id, "runner lost");
+      await sb.refreshData();
+      expect(sb.state).toBe("error");
+      expect(sb.errorReason).toBe("runner lost");
+      expect(sb.recoverable).toBe(true);
+      await sb.recover();
+      expect(sb.state).toBe("started");
+      expect((await sb.process.executeCommand("cat /workspace/recover.txt")).result).toBe("survives\n");
     });
 
     it("a sandbox deleted underneath: 404 (DaytonaNotFoundError) from API and toolbox", LONG, async () => {

@@ -8,7 +8,7 @@
  *   await standin.close();
  *
  * EMULATES (one node:http server on 127.0.0.1:<ephemeral>):
- * - control plane at `{origin}/api` (control-plane.ts): POST/GET/DELETE /sandbox[/{idOrName}],
+ * - control plane at `{origin}/api` (api.ts; records and states in control-plane.ts): POST/GET/DELETE /sandbox[/{idOrName}],
  *   list `GET /sandbox?labels=<json>&cursor&limit&states&name&id` → `{items, nextCursor}`,
  *   start, stop, archive, recover, PUT labels, autostop/autoarchive/autodelete/{n},
  *   public/{bool}, toolbox-proxy-url, ports/{port}/preview-url → `{sandboxId, url, token}`,
@@ -55,6 +55,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { silentLogger } from "../../../.opencode/plugin/sandbox/core/logger.js";
 import { LocalProvider, type LocalProviderOptions } from "../../../.opencode/plugin/sandbox/providers/local/index.js";
+import { ApiRoutes } from "./api.js";
 import { ControlPlane, type StandinSandbox, type Timings } from "./control-plane.js";
 import type { DaemonMode } from "./exec.js";
 import { PreviewProxy, PREVIEW_PREFIX } from "./preview.js";
@@ -149,6 +150,9 @@ export async function startDaytonaStandin(options: DaytonaStandinOptions = {}): 
     timings,
     organizationId: options.organizationId ?? "standin-organization",
     target: options.target ?? "us",
+    onBootEnded: (sb) => sessions.forget(sb.id),
+  });
+  const api = new ApiRoutes(cp, {
     get toolboxProxyUrl() {
       return `${urls.origin}${TOOLBOX_PREFIX}`;
     },
@@ -157,10 +161,9 @@ export async function startDaytonaStandin(options: DaytonaStandinOptions = {}): 
     },
     dtoHasToolboxProxyUrl: options.dtoHasToolboxProxyUrl ?? true,
     daemonVersion: options.daemonVersion,
-    onBootEnded: (sb) => sessions.forget(sb.id),
   });
   const preview = new PreviewProxy(cp, apiKey);
-  const { server, closeSockets } = createStandinServer({ apiKey, daemon, log, faults, cp, sessions, preview });
+  const { server, closeSockets } = createStandinServer({ apiKey, daemon, log, faults, cp, api, sessions, preview });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { SANDBOX_HOME } from "../../../.opencode/plugin/sandbox/providers/local/constants.js";
+import type { ApiRoutes } from "./api.js";
 import type { ControlPlane } from "./control-plane.js";
 import { execute, type DaemonMode, type ExecuteBody } from "./exec.js";
 import { files } from "./files.js";
@@ -26,6 +27,7 @@ export interface ServerParts {
   log: RequestLog;
   faults: Faults;
   cp: ControlPlane;
+  api: ApiRoutes;
   sessions: Sessions;
   preview: PreviewProxy;
 }
@@ -91,7 +93,7 @@ export function createStandinServer(p: ServerParts): { server: Server; closeSock
     const path = url.pathname;
     if (path === API_PREFIX || path.startsWith(`${API_PREFIX}/`)) {
       if (req.headers.authorization !== `Bearer ${p.apiKey}`) return apiError(401, "Unauthorized", req.url ?? path);
-      return p.cp.handle(method, path.slice(API_PREFIX.length), url, req.url ?? path, req);
+      return p.api.handle(method, path.slice(API_PREFIX.length), url, req.url ?? path, req);
     }
     if (path.startsWith(`${TOOLBOX_PREFIX}/`)) return toolbox(req, url);
     if (path.startsWith(`${PREVIEW_PREFIX}/`)) return p.preview.handle(req, res, url);
