@@ -158,9 +158,9 @@ describe("Daytona stand-in driven by the real SDK", () => {
     });
 
     it("a client that goes away does not stop the command", LONG, async () => {
-      const impatient = client(standin, { requestTimeoutMs: 300 });
+      const impatient = client(standin, { requestTimeoutMs: 1_500 });
       const same = await impatient.get(sb.id);
-      const error = await rejection(same.process.executeCommand("sleep 2; echo finished > /workspace/after-disconnect"));
+      const error = await rejection(same.process.executeCommand("sleep 6; echo finished > /workspace/after-disconnect"));
       expect(error).toBeInstanceOf(DaytonaConnectionError);
       await until(async () => (await sb.process.executeCommand("cat /workspace/after-disconnect 2>/dev/null || true")).result === "finished\n", "command finished");
       await impatient[Symbol.asyncDispose]();
