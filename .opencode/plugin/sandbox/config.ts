@@ -21,12 +21,34 @@ export const ConfigSchema = z
         target: z.string().min(1).optional(),
         snapshot: z.string().min(1).optional(),
         image: z.string().min(1).optional(),
-        /** Minutes of inactivity before Daytona stops the sandbox; 0 disables. */
-        autoStopMinutes: z.number().int().min(0).default(0),
+        /** With `image`: vCPUs, memory and disk in GiB. */
+        resources: z.object({ cpu: positiveInt.optional(), memory: positiveInt.optional(), disk: positiveInt.optional() }).strict().optional(),
+        /** Minutes without activity before Daytona stops the sandbox; 0 never. A command in flight keeps it active. */
+        autoStopMinutes: z.number().int().min(0).default(60),
+        /** Minutes a stopped sandbox stays before Daytona archives it. */
+        autoArchiveMinutes: z.number().int().min(1).default(7 * 24 * 60),
+        /** Minutes a stopped sandbox stays before Daytona deletes it; -1 never. Work is synced to branches before. */
+        autoDeleteMinutes: z.number().int().min(-1).default(14 * 24 * 60),
         public: z.boolean().default(false),
+        /** Block all outbound traffic from the sandbox. */
+        networkBlockAll: z.boolean().default(false),
+        /** Allow outbound traffic only to these networks (CIDR, e.g. "10.0.0.0/8"). */
+        networkAllowList: z.array(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "a CIDR such as 10.0.0.0/8")).default([]),
+        /** Minutes a signed preview link stays valid (a fresh one is handed out before that). */
+        previewExpiryMinutes: z.number().int().min(1).max(24 * 60).default(60),
       })
       .strict()
-      .default({ apiUrl: "https://app.daytona.io/api", autoStopMinutes: 0, public: false }),
+      .refine((d) => !(d.snapshot && d.image), { message: "set either snapshot or image, not both" })
+      .default({
+        apiUrl: "https://app.daytona.io/api",
+        autoStopMinutes: 60,
+        autoArchiveMinutes: 7 * 24 * 60,
+        autoDeleteMinutes: 14 * 24 * 60,
+        public: false,
+        networkBlockAll: false,
+        networkAllowList: [],
+        previewExpiryMinutes: 60,
+      }),
     local: z
       .object({
         /** isolated: outbound through slirp4netns, host loopback unreachable. none: no network. */

@@ -1,16 +1,16 @@
 /** Config → the provider that runs this project's sandboxes. */
 import { resolveProvider, type Config } from "../config.js";
+import { installationId } from "../core/installation.js";
 import type { Logger } from "../core/logger.js";
 import { sandboxesDir } from "../core/paths.js";
 import { SandboxError, type SandboxProvider } from "./provider.js";
 
 export async function createProvider(config: Config, log: Logger): Promise<SandboxProvider> {
-  const which = resolveProvider(config);
-  if (which === "daytona") {
-    throw new SandboxError(
-      "unavailable",
-      'The Daytona provider is not part of this version yet. Set "provider": "local" in the plugin options (or unset DAYTONA_API_KEY) to use the local bubblewrap sandbox.',
-    );
+  if (resolveProvider(config) === "daytona") {
+    const { apiKey, ...daytona } = config.daytona;
+    if (!apiKey) throw new SandboxError("auth", `The Daytona provider needs an API key: set DAYTONA_API_KEY (Daytona at ${daytona.apiUrl}).`);
+    const { DaytonaProvider } = await import("./daytona/index.js");
+    return new DaytonaProvider({ ...daytona, apiKey, env: config.sandboxEnv, installationId: await installationId(), log });
   }
   const { LocalProvider } = await import("./local/index.js");
   return new LocalProvider({ ...config.local, root: sandboxesDir(), env: config.sandboxEnv, log });

@@ -1,0 +1,104 @@
+/**
+ * Files in a Daytona sandbox, each operation one request where it can be. Small
+ * writes travel inside one command (atomic: a temporary file renamed over the
+ * target); large ones are uploaded beside the target and renamed. Reads download;
+ * stat and directory listings are commands, so they see symlinks as symlinks.
+ */
+import { randomBytes } from "node:crypto";
+import { posix } from "node:path";
+import { SandboxError, type DirEntry, type ExecOptions, type ExecResult, type FileStat, type FileType } from "../provider.js";
+import { shellScript } from "../../util/shell.js";
+
+/** Up to this size a write travels inside the command (as base64). */
+export const INLINE_WRITE_BYTES = 48 * 1024;
+export const MAX_READ_BYTES = 512 * 1024 * 1024;
+
+type Exec = (command: string, options?: ExecOptions) => Promise<ExecResult>;
+
+export interface FileTransport {
+  download(path: string): Promise<Buffer>;
+  upload(data: Buffer, path: string): Promise<void>;
+}
+
+// $3 = "inline": the content is $4 (base64); otherwise it was uploaded to $2 already.
+const WRITE = `p="$1"; t="$2"
+[ -d "$p" ] && { rm -f "$t"; echo "is a directory"; exit 21; }
+mkdir -p "$(dirname "$p")" || exit 13
+if [ "$3" = inline ]; then printf %s "$4" | base64 -d > "$t" || { rm -f "$t"; exit 13; }; fi
+mv -f "$t" "$p" || { rm -f "$t"; exit 13; }`;
+
+const STAT = `[ -e "$1" ] || [ -L "$1" ] || exit 2
+if [ -L "$1" ]; then t=symlink; elif [ -d "$1" ]; then t=directory; elif [ -f "$1" ]; then t=file; else t=other; fi
+echo "$t $(stat -c '%s %Y' -- "$1" 2>/dev/null || echo '0 0')"`;
+
+const LIST = `[ -e "$1" ] || exit 2
+[ -d "$1" ] || exit 20
+cd -- "$1" || exit 13
+for f in * .[!.]* ..?*; do
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  if [ -L "$f" ]; then t=symlink; elif [ -d "$f" ]; then t=directory; elif [ -f "$f" ]; then t=file; else t=other; fi
+  printf '%s/%s\\0' "$t" "$f"
+done`;
+
+function failure(code: number | null, path: string, output: string): SandboxError {
+  if (code === 2) return new SandboxError("file_not_found", `File not found: ${path}`);
+  if (code === 20) return new SandboxError("not_directory", `Not a directory: ${path}`);
+  if (code === 21) return new SandboxError("is_directory", `Is a directory: ${path}`);
+  return new SandboxError("permission_denied", `Cannot access ${path}: ${output.trim().slice(0, 300)}`);
+}
+
+export class DaytonaFiles {
+  constructor(
+    private readonly exec: Exec,
+    private readonly transport: FileTransport,
+  ) {}
+
+  async read(path: string): Promise<Uint8Array> {
+    try {
+      const data = await this.transport.download(path);
+      if (data.length > MAX_READ_BYTES) throw new SandboxError("bad_input", `${path} is larger than ${MAX_READ_BYTES} bytes`);
+      return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    } catch (error) {
+      if (error instanceof SandboxError && error.kind !== "transient") throw error;
+      // Say precisely why (the download's own error does not): only on this failure path.
+      const stat = await this.stat(path);
+      if (!stat) throw new SandboxError("file_not_found", `File not found: ${path}`);
+      if (stat.type === "directory") throw new SandboxError("is_directory", `Is a directory: ${path}`);
+      throw error;
+    }
+  }
+
+  async write(path: string, data: Uint8Array | string): Promise<void> {
+    const bytes = Buffer.from(data);
+    const tmp = posix.join(posix.dirname(path), `.${posix.basename(path)}.opencode-${randomBytes(4).toString("hex")}`);
+    const inline = bytes.length <= INLINE_WRITE_BYTES;
+    if (!inline) await this.transport.upload(bytes, tmp);
+    const r = await this.exec(shellScript(WRITE, path, tmp, inline ? "inline" : "uploaded", inline ? bytes.toString("base64") : ""));
+    if (r.exitCode !== 0) throw failure(r.exitCode, path, r.output);
+  }
+
+  async stat(path: string): Promise<FileStat | null> {
+    const r = await this.exec(shellScript(STAT, path));
+    if (r.exitCode === 2) return null;
+    if (r.exitCode !== 0) throw failure(r.exitCode, path, r.output);
+    const [type, size, mtime] = r.output.trim().split(" ");
+    return { type: type as FileType, size: Number(size) || 0, mtimeMs: (Number(mtime) || 0) * 1000 };
+  }
+
+  async list(path: string): Promise<DirEntry[]> {
+    const r = await this.exec(shellScript(LIST, path));
+    if (r.exitCode !== 0) throw failure(r.exitCode, path, r.output);
+    return r.output
+      .split("\0")
+      .filter(Boolean)
+      .map((line) => {
+        const slash = line.indexOf("/");
+        return { type: line.slice(0, slash) as FileType, name: line.slice(slash + 1) };
+      });
+  }
+
+  async remove(path: string): Promise<void> {
+    const r = await this.exec(shellScript('rm -rf -- "$1"', path));
+    if (r.exitCode !== 0) throw failure(r.exitCode, path, r.output);
+  }
+}

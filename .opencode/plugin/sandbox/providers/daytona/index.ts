@@ -1,0 +1,1 @@
+export { DaytonaProvider, INSTALLATION_LABEL, type DaytonaProviderOptions } from "./provider.js";
