@@ -11,6 +11,7 @@ import {
   DaytonaAuthenticationError,
   DaytonaConflictError,
   DaytonaConnectionError,
+  DaytonaFileNotFoundError,
   DaytonaInternalServerError,
   DaytonaNotFoundError,
   DaytonaRateLimitError,
@@ -178,7 +179,7 @@ describe("Daytona stand-in driven by the real SDK", () => {
       const results = await sb.fs.downloadFiles([{ source: "multi/one.txt" }, { source: "multi/missing.txt" }]);
       expect(results[0]!.result?.toString()).toBe("one");
       expect(results[1]!.error).toMatch(/not found/);
-      expect(await rejection(sb.fs.downloadFile("nope/missing.bin"))).toBeInstanceOf(DaytonaNotFoundError);
+      expect(await rejection(sb.fs.downloadFile("nope/missing.bin"))).toBeInstanceOf(DaytonaFileNotFoundError);
 
       const info = await sb.fs.getFileDetails("data/blob.bin");
       expect(info).toMatchObject({ name: "blob.bin", isDir: false, size: bytes.length });
@@ -186,7 +187,7 @@ describe("Daytona stand-in driven by the real SDK", () => {
       await sb.fs.createFolder("made/deep", "755");
       expect((await sb.fs.getFileDetails("made/deep")).isDir).toBe(true);
       await sb.fs.deleteFile("multi", true);
-      expect(await rejection(sb.fs.getFileDetails("multi"))).toBeInstanceOf(DaytonaNotFoundError);
+      expect(await rejection(sb.fs.getFileDetails("multi"))).toBeInstanceOf(DaytonaFileNotFoundError);
       expect(await rejection(sb.fs.listFiles("multi"))).toBeInstanceOf(DaytonaNotFoundError);
     });
 
