@@ -59,11 +59,13 @@ export class DaytonaFiles {
       if (data.length > MAX_READ_BYTES) throw new SandboxError("bad_input", `${path} is larger than ${MAX_READ_BYTES} bytes`);
       return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     } catch (error) {
-      if (error instanceof SandboxError && error.kind !== "transient") throw error;
-      // Say precisely why (the download's own error does not): only on this failure path.
+      if (error instanceof SandboxError && (error.kind === "auth" || error.kind === "quota")) throw error;
+      // The download's own error does not say precisely why (a missing file is a 404, like a
+      // missing sandbox): ask, on this failure path only. A sandbox that is gone fails here too.
       const stat = await this.stat(path);
       if (!stat) throw new SandboxError("file_not_found", `File not found: ${path}`);
       if (stat.type === "directory") throw new SandboxError("is_directory", `Is a directory: ${path}`);
+      if (stat.type === "symlink") throw new SandboxError("file_not_found", `File not found: ${path} (a symlink to nothing)`);
       throw error;
     }
   }

@@ -6,8 +6,10 @@
  * of a repository and by teammates in the same organization.
  */
 import { randomBytes } from "node:crypto";
+import { posix } from "node:path";
 import type { Daytona, Sandbox as SdkSandbox } from "@daytonaio/sdk";
 import { SandboxError, type Check, type CreateSpec, type Diagnosis, type ProviderLog, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxState } from "../provider.js";
+import { shq } from "../../util/shell.js";
 import { withRetry, type RetryPolicy } from "../retry.js";
 import { createClient } from "./client.js";
 import { statusOf, toSandboxError, transient } from "./errors.js";
@@ -146,8 +148,11 @@ export class DaytonaProvider implements SandboxProvider {
       else sdk = await this.call("create a sandbox", (d) => d.create(params, { timeout }));
     }
     if (seamState(sdk.state) !== "started") await this.call(`start sandbox ${sdk.id}`, () => sdk.waitUntilStarted(timeout));
+    const sandbox = await this.handle(sdk);
+    const made = await sandbox.exec(`mkdir -p ${shq(sandbox.projectDir)}`, { cwd: "/" });
+    if (made.exitCode !== 0) throw new SandboxError("unavailable", `Daytona sandbox ${sdk.id}: cannot create ${sandbox.projectDir}: ${made.output.trim()}`);
     this.o.log.info(`daytona sandbox ${sdk.id} (${sdk.name}) created`);
-    return this.handle(sdk);
+    return sandbox;
   }
 
   private async find(labels: Record<string, string>): Promise<SdkSandbox | undefined> {
@@ -226,11 +231,13 @@ export class DaytonaProvider implements SandboxProvider {
     });
   }
 
-  private handle(sdk: SdkSandbox): Sandbox {
-    const home = sdk.user === "root" || !sdk.user ? "/root" : `/home/${sdk.user}`;
+  /** The repository lives in `workspace` under the image's work directory (asked once per handle). */
+  private async handle(sdk: SdkSandbox): Promise<Sandbox> {
+    const workDir = await this.call(`find the work directory of sandbox ${sdk.id}`, () => sdk.getWorkDir());
+    if (!workDir?.startsWith("/")) throw new SandboxError("unavailable", `Daytona sandbox ${sdk.id} reported no work directory`);
     return new DaytonaSandbox({
       sdk,
-      projectDir: `${home}/workspace`,
+      projectDir: posix.join(workDir, "workspace"),
       env: { ...this.o.env },
       apiUrl: this.o.apiUrl,
       public: this.o.public,

@@ -67,34 +67,34 @@ export class DaytonaSandbox implements Sandbox {
     return posix.resolve(this.projectDir, path);
   }
 
-  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     if (typeof command !== "string" || command.includes("\0")) throw new SandboxError("bad_input", "Invalid command");
     const env = { ...this.o.env, ...options.env };
     for (const name of Object.keys(env)) if (!ENV_NAME.test(name)) throw new SandboxError("bad_input", `Invalid environment variable name: ${JSON.stringify(name)}`);
     return this.runner.run(command, options.cwd ? this.path(options.cwd) : this.projectDir, env, options);
   }
 
-  readFile(path: string): Promise<Uint8Array> {
+  async readFile(path: string): Promise<Uint8Array> {
     return this.files.read(this.path(path));
   }
 
-  writeFile(path: string, data: Uint8Array | string): Promise<void> {
+  async writeFile(path: string, data: Uint8Array | string): Promise<void> {
     return this.files.write(this.path(path), data);
   }
 
-  stat(path: string): Promise<FileStat | null> {
+  async stat(path: string): Promise<FileStat | null> {
     return this.files.stat(this.path(path));
   }
 
-  readDir(path: string): Promise<DirEntry[]> {
+  async readDir(path: string): Promise<DirEntry[]> {
     return this.files.list(this.path(path));
   }
 
-  remove(path: string): Promise<void> {
+  async remove(path: string): Promise<void> {
     return this.files.remove(this.path(path));
   }
 
-  startProcess(command: string, options: ProcessStart = {}): Promise<{ id: string }> {
+  async startProcess(command: string, options: ProcessStart = {}): Promise<{ id: string }> {
     return this.processes.start(command, { env: { ...this.o.env, ...options.env }, cwd: options.cwd ? this.path(options.cwd) : undefined });
   }
 
@@ -106,7 +106,7 @@ export class DaytonaSandbox implements Sandbox {
     return this.processes.stop(id);
   }
 
-  previewUrl(port: number): Promise<PreviewLink> {
+  async previewUrl(port: number): Promise<PreviewLink> {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SandboxError("bad_input", `Invalid port: ${port}`);
     return this.previews.get(port);
   }
