@@ -5,11 +5,12 @@
  *   const standin = await startDaytonaStandin({ daemon: "split" });
  *   const daytona = new Daytona({ apiKey: standin.apiKey, apiUrl: standin.apiUrl, target: "us" });
  *   …
+ *   await daytona[Symbol.asyncDispose](); // else the SDK's socket.io retries keep the process ~3 min
  *   await standin.close();
  *
  * EMULATES (one node:http server on 127.0.0.1:<ephemeral>):
- * - control plane at `{origin}/api` (api.ts; records and states in control-plane.ts): POST/GET/DELETE /sandbox[/{idOrName}],
- *   list `GET /sandbox?labels=<json>&cursor&limit&states&name&id` → `{items, nextCursor}`,
+ * - control plane at `{origin}/api` (endpoints in api.ts, records and states in
+ *   control-plane.ts): POST/GET/DELETE /sandbox[/{idOrName}], list `GET /sandbox?labels=<json>&cursor&limit&states&name&id` → `{items, nextCursor}`,
  *   start, stop, archive, recover, PUT labels, autostop/autoarchive/autodelete/{n},
  *   public/{bool}, toolbox-proxy-url, ports/{port}/preview-url → `{sandboxId, url, token}`,
  *   ports/{port}/signed-preview-url?expiresInSeconds (1…86400, default 60) and its
