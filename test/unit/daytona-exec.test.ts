@@ -141,4 +141,15 @@ describe.each<Mode>(["split", "shell"])("commands on a %s daemon", (mode) => {
     expect(r.output.trim()).toBe(String(big.length));
     expect(sent[0]!.length).toBeLessThan(1000);
   });
+
+  it("a command in flight keeps the sandbox active (Daytona's auto-stop sees no activity otherwise), and only while it runs", async () => {
+    const { toolbox } = hostToolbox(mode);
+    let touches = 0;
+    const r = new CommandRunner({ toolbox, sandboxId: "sbx", apiUrl: "x", log: silentLogger, keepAlive: { everyMs: 20, touch: async () => void touches++ } });
+    await r.run("sleep 0.5", "/", {});
+    expect(touches).toBeGreaterThan(0);
+    const after = touches;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(touches).toBe(after);
+  });
 });

@@ -31,6 +31,8 @@ export interface RunnerOptions {
   apiUrl: string;
   log: ProviderLog;
   retry?: RetryPolicy;
+  /** Daytona stops a sandbox it sees no activity in, and a command in flight is none: touched while one runs. */
+  keepAlive?: { everyMs: number; touch(): Promise<void> };
 }
 
 type RunStatus = { state: "never" | "running" | "ended" | "killed"; exitCode: number | null; output: string };
@@ -54,6 +56,8 @@ export class CommandRunner {
       void this.ask(killScript(id)).catch(() => {});
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    const keepAlive = this.o.keepAlive;
+    const timer = keepAlive && setInterval(() => void keepAlive.touch().catch((e: Error) => this.o.log.warn(`daytona ${this.o.sandboxId}: keep-alive failed: ${e.message}`)), keepAlive.everyMs);
     try {
       let result = await this.send(id, daemon, options);
       if (aborted) result = { ...result, exitCode: null, timedOut: false, aborted: true };
@@ -61,6 +65,7 @@ export class CommandRunner {
       if (result.output) options.onOutput?.(result.output);
       return result;
     } finally {
+      clearInterval(timer);
       options.signal?.removeEventListener("abort", onAbort);
     }
   }

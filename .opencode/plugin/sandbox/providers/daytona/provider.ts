@@ -242,6 +242,7 @@ export class DaytonaProvider implements SandboxProvider {
       apiUrl: this.o.apiUrl,
       public: this.o.public,
       previewExpirySeconds: this.o.previewExpiryMinutes * 60,
+      autoStopMinutes: this.o.autoStopMinutes,
       log: this.o.log,
       retry: this.o.retry,
     });

@@ -17,6 +17,8 @@ export interface DaytonaSandboxOptions {
   apiUrl: string;
   public: boolean;
   previewExpirySeconds: number;
+  /** Daytona's auto-stop interval (0: off): long commands keep the sandbox active. */
+  autoStopMinutes: number;
   log: ProviderLog;
   retry?: RetryPolicy;
 }
@@ -45,6 +47,7 @@ export class DaytonaSandbox implements Sandbox {
       apiUrl: o.apiUrl,
       log: o.log,
       retry: o.retry,
+      keepAlive: o.autoStopMinutes > 0 ? { everyMs: (o.autoStopMinutes * 60_000) / 3, touch: () => o.sdk.refreshActivity() } : undefined,
     });
     this.files = new DaytonaFiles((command, options) => this.exec(command, options), {
       download: (path) => retried(() => o.sdk.fs.downloadFile(path), `download ${path}`),
