@@ -80,7 +80,8 @@ describe("Daytona provider against the stand-in", () => {
     await sb.writeFile("kept.txt", "kept\n");
     for (const how of ["stop", "archive"] as const) {
       await standin.platform[how](sb.id);
-      await expect(provider.connect(sb.id)).rejects.toSatisfy((e) => isSandboxError(e, "not_running"));
+      // The state rides on the error: an archived sandbox is told to take longer to start.
+      await expect(provider.connect(sb.id)).rejects.toSatisfy((e) => isSandboxError(e, "not_running") && e.state === (how === "stop" ? "stopped" : "archived"));
       expect((await provider.get(sb.id)).state).toBe("stopped");
       await provider.start(sb.id);
       const again = await provider.connect(sb.id);
@@ -160,6 +161,7 @@ describe("Daytona provider against the stand-in", () => {
     const sessions = Array.from({ length: 20 }, (_, i) => `ses_many${String(i).padStart(2, "0")}`);
     const sandboxes = await Promise.all(sessions.map((id) => service.sandboxFor(id)));
     faults.remove();
+    expect(faults.hits).toBeGreaterThan(0);
     const ids = sandboxes.map((s) => s.id);
     expect(new Set(ids).size).toBe(20);
     const listed = await provider.list({ project: "many" });

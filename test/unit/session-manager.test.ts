@@ -107,6 +107,7 @@ describe("SessionManager", () => {
     const second = await setup({ dir: first.dir, provider: first.provider });
     expect((await second.manager.sandboxFor("ses_a")).id).toBe(sb.id);
     expect(first.provider.calls).toContain("start");
+    expect(second.toasts).toContainEqual({ message: expect.stringMatching(/^Starting this session's stopped sandbox\. Servers it ran before are not running/), variant: "info" });
   });
 
   it("a vanished sandbox is re-created from the session's record, with a warning", async () => {

@@ -123,7 +123,7 @@ export class SessionManager {
     let recreated = false;
     if (record && record.provider === provider.name) {
       try {
-        sandbox = await this.reconnect(provider, record.sandboxId);
+        sandbox = await this.reconnect(provider, record.sandboxId, root);
         log.debug(`reconnected to sandbox ${record.sandboxId}`, root);
       } catch (error) {
         if (!isSandboxError(error, "sandbox_not_found")) throw error;
@@ -142,12 +142,13 @@ export class SessionManager {
     return sandbox;
   }
 
-  private async reconnect(provider: SandboxProvider, id: string): Promise<Sandbox> {
+  private async reconnect(provider: SandboxProvider, id: string, root: string): Promise<Sandbox> {
     try {
       return await provider.connect(id);
     } catch (error) {
       if (!isSandboxError(error, "not_running")) throw error;
-      this.options.log.info(`starting stopped sandbox ${id}`);
+      this.options.log.info(`starting stopped sandbox ${id}${error.state ? ` (${error.state})` : ""}`, root);
+      this.options.notify({ kind: "sandbox_starting", sessionID: root, archived: error.state === "archived" });
       await provider.start(id);
       return provider.connect(id);
     }

@@ -166,12 +166,15 @@ export type SandboxErrorKind =
 
 export class SandboxError extends Error {
   override readonly name = "SandboxError";
+  /** With `not_running`: the provider's own word for the state (e.g. "archived": starting takes longer). */
+  readonly state?: string;
   constructor(
     readonly kind: SandboxErrorKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; state?: string },
   ) {
     super(message, options);
+    this.state = options?.state;
   }
 }
 

@@ -7,6 +7,8 @@ import type { ApplyOutcome } from "../git/apply.js";
 
 export type Notice =
   | { kind: "sandbox_ready"; sessionID: string; provider: string }
+  /** The session's sandbox was stopped (by its provider, or a restart) and is started again. */
+  | { kind: "sandbox_starting"; sessionID: string; archived: boolean }
   /** The session's sandbox was gone; a new one holds its last synced work. */
   | { kind: "sandbox_recreated"; sessionID: string }
   /** The state file was unreadable; the map was rebuilt from the provider's labels. */
@@ -73,6 +75,13 @@ export function words(n: Notice): Words | undefined {
   switch (n.kind) {
     case "sandbox_ready":
       return { text: `Sandbox ready (${n.provider}).`, level: "success", once: `created:${n.sessionID}` };
+    case "sandbox_starting":
+      return {
+        text: n.archived
+          ? "Starting this session's archived sandbox: this takes longer than a stopped one. Servers it ran before are not running."
+          : "Starting this session's stopped sandbox. Servers it ran before are not running.",
+        level: "info",
+      };
     case "sandbox_recreated":
       return {
         text: "This session's sandbox was gone; a new one was created from the session's last synced work.",

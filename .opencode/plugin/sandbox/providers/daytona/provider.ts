@@ -184,7 +184,7 @@ export class DaytonaProvider implements SandboxProvider {
 
   async connect(id: string): Promise<Sandbox> {
     const sdk = await this.sdkSandbox(id);
-    if (sdk.state !== "started") throw new SandboxError("not_running", `Sandbox ${id} is ${sdk.state}`);
+    if (sdk.state !== "started") throw new SandboxError("not_running", `Sandbox ${id} is ${sdk.state}`, { state: sdk.state });
     return this.handle(sdk);
   }
 
