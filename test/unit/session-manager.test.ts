@@ -1,6 +1,7 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { until } from "../support/until.js";
 import { describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import { SessionManager, type SeedContext } from "../../.opencode/plugin/sandbox/core/session-manager.js";
@@ -65,6 +66,8 @@ describe("SessionManager", () => {
   it("a cached, running handle costs no provider call per tool call", async () => {
     const { manager, provider } = await setup();
     const sb = await manager.sandboxFor("ses_a");
+    // Once per process, in the background: the look for unused sandboxes.
+    await until(() => provider.calls.includes("list"), "the orphan check");
     const before = provider.calls.length;
     for (let i = 0; i < 10; i++) await (await manager.sandboxFor("ses_a")).stat(sb.projectDir);
     expect(provider.calls.length).toBe(before);
@@ -98,6 +101,20 @@ describe("SessionManager", () => {
     expect(again.id).toBe(sb.id);
     expect(first.provider.calls.filter((c) => c === "create")).toHaveLength(1);
     expect(second.seeds).toHaveLength(0);
+  });
+
+  it("reports sandboxes of the project that no session uses, once, and keeps them", async () => {
+    const first = await setup();
+    const used = await first.manager.sandboxFor("ses_a");
+    const stray = await first.provider.create({ labels: { plugin: "opencode-sandboxed", project: "proj", session: "ses_killed" } });
+    await first.provider.create({ labels: { plugin: "opencode-sandboxed", project: "other", session: "ses_x" } });
+    const second = await setup({ dir: first.dir, provider: first.provider });
+    await second.manager.sandboxFor("ses_a");
+    await until(() => second.toasts.some((t) => t.message.includes("used by no session")), "the orphan report");
+    const report = second.toasts.filter((t) => t.message.includes("used by no session"));
+    expect(report).toEqual([{ message: expect.stringContaining(`1 dir sandbox(es) of this project are used by no session (left by a crash or a lost record): ${stray.id}.`), variant: "warning" }]);
+    expect(report[0]!.message).not.toContain(used.id);
+    expect(first.provider.calls).not.toContain("delete");
   });
 
   it("after a restart a stopped sandbox is started", async () => {
@@ -176,6 +193,7 @@ describe("SessionManager", () => {
   it("a corrupt state file is rebuilt from the provider's labels", async () => {
     const first = await setup();
     const sb = await first.manager.sandboxFor("ses_a");
+    await until(() => first.provider.calls.includes("list"), "the first process's orphan check read the state");
     await writeFile(first.store.path, "garbage");
     const second = await setup({ dir: first.dir, provider: first.provider });
     expect((await second.manager.sandboxFor("ses_a")).id).toBe(sb.id);

@@ -4,10 +4,12 @@
  * after an OpenCode restart, starts a stopped sandbox, re-creates a vanished one,
  * and retries a call once when the sandbox went away under it.
  */
+import { findOrphans } from "./orphans.js";
+import { stableHandle } from "./stable-handle.js";
 import type { Logger } from "./logger.js";
 import { reach, type PhaseHook } from "../util/phases.js";
 import type { SessionRecord, StateStore } from "./state-store.js";
-import { isSandboxError, isSandboxGone, type Sandbox, type SandboxProvider } from "../providers/provider.js";
+import { isSandboxError, type Sandbox, type SandboxProvider } from "../providers/provider.js";
 import type { Notify } from "../service/notices.js";
 
 export const LABEL_PLUGIN = "opencode-sandboxed";
@@ -47,6 +49,7 @@ export class SessionManager {
   private readonly parents = new Map<string, string | null>();
   private readonly touched = new Map<string, number>();
   private preflighted = false;
+  private orphansChecked = false;
 
   constructor(private readonly options: SessionManagerOptions) {}
 
@@ -139,6 +142,11 @@ export class SessionManager {
     // The record read (or written) above is passed along, not read again.
     if (!record.seededAt) await this.seed(sandbox, root, record, recreated);
     this.raw.set(root, sandbox);
+    // Once per process, when the map is settled (rebuilt if it was corrupt).
+    if (!this.orphansChecked) {
+      this.orphansChecked = true;
+      void this.reportOrphans(provider);
+    }
     return sandbox;
   }
 
@@ -243,33 +251,24 @@ export class SessionManager {
 
   /** A stable handle: a call that fails because the sandbox went away refreshes it and retries once. */
   private wrap(root: string, initial: Sandbox): Sandbox {
-    let last = initial;
-    const call = async <T>(fn: (s: Sandbox) => Promise<T>): Promise<T> => {
-      const first = (last = await this.rawFor(root));
-      try {
-        return await fn(first);
-      } catch (error) {
-        if (!isSandboxGone(error)) throw error;
-        this.options.log.warn(`sandbox went away (${(error as Error).message}); reconnecting`, root);
-        if (this.raw.get(root) === first) this.raw.delete(root);
-        return fn((last = await this.rawFor(root)));
-      }
-    };
-    return {
-      get id() { return last.id; },
-      get provider() { return last.provider; },
-      get projectDir() { return last.projectDir; },
-      exec: (command, options) => call((s) => s.exec(command, options)),
-      readFile: (path) => call((s) => s.readFile(path)),
-      writeFile: (path, data) => call((s) => s.writeFile(path, data)),
-      stat: (path) => call((s) => s.stat(path)),
-      readDir: (path) => call((s) => s.readDir(path)),
-      remove: (path) => call((s) => s.remove(path)),
-      startProcess: (command, options) => call((s) => s.startProcess(command, options)),
-      readProcess: (id, options) => call((s) => s.readProcess(id, options)),
-      stopProcess: (id) => call((s) => s.stopProcess(id)),
-      previewUrl: (port) => call((s) => s.previewUrl(port)),
-    };
+    return stableHandle(initial, {
+      current: () => this.rawFor(root),
+      gone: (sandbox, error) => {
+        this.options.log.warn(`sandbox went away (${error.message}); reconnecting`, root);
+        if (this.raw.get(root) === sandbox) this.raw.delete(root);
+      },
+    });
+  }
+
+  private async reportOrphans(provider: SandboxProvider) {
+    try {
+      const ids = await findOrphans(provider, this.options.store, { plugin: LABEL_PLUGIN, project: this.options.projectId });
+      if (!ids.length) return;
+      this.options.log.warn(`sandboxes of this project used by no session (kept): ${ids.join(", ")}`);
+      this.options.notify({ kind: "orphans", provider: provider.name, ids });
+    } catch (error) {
+      this.options.log.warn(`could not look for unused sandboxes: ${(error as Error).message}`);
+    }
   }
 
   /** Deletes the session's sandbox and mapping. A subagent only loses its mapping. */

@@ -11,6 +11,8 @@ export type Notice =
   | { kind: "sandbox_starting"; sessionID: string; archived: boolean }
   /** The session's sandbox was gone; a new one holds its last synced work. */
   | { kind: "sandbox_recreated"; sessionID: string }
+  /** Sandboxes of this project that no session uses (kept, not deleted). */
+  | { kind: "orphans"; provider: string; ids: string[] }
   /** The state file was unreadable; the map was rebuilt from the provider's labels. */
   | { kind: "state_rebuilt"; found: number }
   | { kind: "sync_off"; why: "not_a_repository" | "no_commits" }
@@ -87,6 +89,12 @@ export function words(n: Notice): Words | undefined {
         text: "This session's sandbox was gone; a new one was created from the session's last synced work.",
         level: "warning",
         once: `recreated:${n.sessionID}`,
+      };
+    case "orphans":
+      return {
+        text: `${n.ids.length} ${n.provider} sandbox(es) of this project are used by no session (left by a crash or a lost record): ${n.ids.join(", ")}. They are kept; delete them if you do not need them.`,
+        level: "warning",
+        once: "orphans",
       };
     case "state_rebuilt":
       return {
