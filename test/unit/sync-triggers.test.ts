@@ -7,6 +7,7 @@ import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import type { GitSync, SyncReason, SyncResult } from "../../.opencode/plugin/sandbox/git/service.js";
 import { onEvent, type Event } from "../../.opencode/plugin/sandbox/opencode/events.js";
+import type { Notice } from "../../.opencode/plugin/sandbox/service/notices.js";
 import { ProjectService } from "../../.opencode/plugin/sandbox/service/project.js";
 import { SyncTriggers } from "../../.opencode/plugin/sandbox/service/sync-triggers.js";
 import { DirProvider } from "../support/dir-provider.js";
@@ -111,6 +112,23 @@ describe("git sync triggers", () => {
 });
 
 describe("ProjectService.sync", () => {
+  it("a failed sync is told once: one notice, which the face logs as it renders it", async () => {
+    const notices: Notice[] = [];
+    const lines: string[] = [];
+    const log = { ...silentLogger, error: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(m) };
+    const failing = { sync: () => Promise.reject(new Error("disk full")), flush: async () => {} } as unknown as GitSync;
+    const triggers = new SyncTriggers({
+      gitSync: failing,
+      manager: { isLive: () => true, rootOf: async (id: string) => id, liveSessions: () => [] },
+      config: ConfigSchema.parse({}),
+      log,
+      notify: (n) => void notices.push(n),
+    });
+    await expect(triggers.run("s1", "manual")).rejects.toThrow("disk full");
+    expect(notices).toEqual([{ kind: "sync_failed", sessionID: "s1", message: "disk full" }]);
+    expect(lines).toEqual([]);
+  });
+
   it("syncs on demand through the root session", async () => {
     const dir = await mkdtemp(join(tmpdir(), "svc-"));
     const service = new ProjectService({

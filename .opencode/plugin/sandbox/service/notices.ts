@@ -127,6 +127,6 @@ export function words(n: Notice): Words | undefined {
     case "merge_conflict":
       return { text: mergeConflictText(n.ref, n.conflicts), level: "warning" };
     case "delete_kept":
-      return { text: "Could not sync the deleted session's work; its sandbox was kept. See daytona.log.", level: "error" };
+      return { text: `Could not sync the deleted session's work (${n.message.split("\n")[0]}); its sandbox was kept.`, level: "error" };
   }
 }

@@ -146,7 +146,6 @@ export class ProjectService {
       try {
         await this.sync(sessionID, "delete");
       } catch (error) {
-        this.o.log.error(`final sync failed, sandbox kept: ${(error as Error).message}`, sessionID);
         this.o.notify({ kind: "delete_kept", sessionID, message: (error as Error).message });
         return;
       }

@@ -37,7 +37,8 @@ export class SyncTriggers {
       },
       (error: unknown) => {
         const message = (error as Error).message;
-        log.error(`sync (${reason}) failed: ${(error as Error).stack ?? message}`, sessionID);
+        // The face logs the notice it renders; the stack is for debugging only.
+        log.debug(`sync (${reason}) failed: ${(error as Error).stack ?? message}`, sessionID);
         if (!isGitSyncError(error, "branch_blocked")) notify({ kind: "sync_failed", sessionID, message });
         throw error;
       },
