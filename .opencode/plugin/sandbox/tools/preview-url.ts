@@ -14,11 +14,14 @@ export function previewUrlTool(deps: ToolDeps) {
     async execute(args, ctx) {
       const sandbox = await deps.sandboxFor(ctx.sessionID);
       const link = await sandbox.previewUrl(args.port);
-      const headers = Object.entries(link.headers ?? {});
-      ctx.metadata({ title: `Preview of port ${args.port}`, metadata: { url: link.url } });
-      return headers.length
-        ? `${link.url}\n(requests need the header${headers.length > 1 ? "s" : ""} ${headers.map(([k]) => k).join(", ")}; the user's browser link is the URL above)`
+      const headers = Object.keys(link.headers ?? {});
+      // The title is what the TUI shows for the call: without the link in it, the user sees only the port.
+      const title = `Port ${args.port}: ${link.url}`;
+      ctx.metadata({ title, metadata: { url: link.url, port: args.port } });
+      const output = headers.length
+        ? `${link.url}\n(requests need the header${headers.length > 1 ? "s" : ""} ${headers.join(", ")}; the user's browser link is the URL above)`
         : link.url;
+      return { title, output, metadata: { url: link.url, port: args.port } };
     },
   });
 }
