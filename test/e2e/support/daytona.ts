@@ -16,6 +16,8 @@ export const creates = (standin: DaytonaStandin) => standin.countRequests("POST"
 
 /** A request as one short line: `POST toolbox process/execute 200`. */
 export function brief(r: RecordedRequest): string {
+  // A listing shows its query (which labels it looked for).
+  if (r.path === "/api/sandbox" && r.method === "GET") return `GET /api/sandbox?${decodeURIComponent(r.url.split("?")[1] ?? "")} ${r.status ?? "…"}${r.fault ? ` [${r.fault}]` : ""}`;
   const path = r.path.replace(/^\/toolbox\/[^/]+\//, "toolbox ").replace(/^\/api\/sandbox\/[^/]+/, "api sandbox/{id}");
   return `${r.method} ${path} ${r.status ?? "…"}${r.fault ? ` [${r.fault}]` : ""}`;
 }
