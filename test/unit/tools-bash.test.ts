@@ -2,17 +2,24 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bashDescription, bashTool, tailTruncate } from "../../.opencode/plugin/sandbox/tools/bash.js";
+import { privateNetwork, type PrivateNetwork } from "../support/private-network.js";
 import { fakeCtx, HOST_DIR, makeEnv, run, type Env } from "./tools-sandbox-harness.js";
 
 let env: Env;
+let net: PrivateNetwork;
 let bash: ReturnType<typeof bashTool>;
 
 beforeAll(async () => {
-  env = await makeEnv();
+  // bash reports ports that start listening: other tests' listeners on the host must not show up here.
+  net = await privateNetwork();
+  env = await makeEnv({ wrap: net.wrap });
   bash = bashTool(env.deps);
   mkdirSync(join(env.root, "sub"), { recursive: true });
 });
-afterAll(() => env.cleanup());
+afterAll(async () => {
+  await env.cleanup();
+  net.close();
+});
 
 describe("bash", () => {
   it.each([
@@ -102,7 +109,8 @@ describe("bash", () => {
     expect(d.startsWith("Executes a given bash command in a persistent shell session")).toBe(true);
     expect(d).toContain("commands will time out after 120000ms");
     expect(d).toContain("If the output exceeds 2000 lines or 51200 bytes");
-    expect(Object.keys(bash.args)).toEqual(["command", "timeout", "workdir"]);
+    // The built-in's arguments, then the background mode's.
+    expect(Object.keys(bash.args)).toEqual(["command", "timeout", "workdir", "background"]);
   });
 
   it("does not run a command the user denied", async () => {

@@ -22,7 +22,12 @@ describe("tools plugin composition", () => {
   const builtins = ["bash", "read", "write", "edit", "apply_patch", "glob", "grep", "webfetch"];
 
   it("overrides every built-in that reads, writes, executes, searches or fetches — and nothing else", () => {
-    expect(Object.keys(hooks.tool!).sort()).toEqual([...builtins].sort());
+    // Besides the overrides: bash's two companions for its background mode (not built-in ids).
+    expect(Object.keys(hooks.tool!).sort()).toEqual([...builtins, "bash_output", "bash_stop"].sort());
+  });
+
+  it.each(["bash_output", "bash_stop"])("the guard lets the sandboxed %s through", async (id) => {
+    await expect(call(id)).resolves.toBeUndefined();
   });
 
   it.each(builtins)("the guard lets the sandboxed %s through", async (id) => {

@@ -61,6 +61,7 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
     config,
     log,
     locks: new KeyedQueue(),
+    notify: (notice) => renderNotice(toast, log, notice),
     async sandboxFor(sessionID) {
       try {
         return await service.sandboxFor(sessionID);

@@ -1,15 +1,18 @@
 /**
  * The tool-override plugin: every built-in that reads, writes, executes or fetches is
- * replaced by a sandboxed twin with the same id, and the fail-closed guard refuses
- * whatever else would run on the host.
+ * replaced by a sandboxed twin with the same id (bash with two companions for its
+ * background mode), and the fail-closed guard refuses whatever else would run on the host.
  */
 import type { Hooks } from "@opencode-ai/plugin";
 import { applyPatchTool } from "../tools/apply-patch.js";
 import { bashTool } from "../tools/bash.js";
+import { bashOutputTool } from "../tools/bash-output.js";
+import { bashStopTool } from "../tools/bash-stop.js";
 import type { ToolDeps } from "../tools/deps.js";
 import { editTool } from "../tools/edit.js";
 import { globTool } from "../tools/glob.js";
 import { grepTool } from "../tools/grep.js";
+import { PortWatch } from "../tools/port-watch.js";
 import { readTool } from "../tools/read.js";
 import { webfetchTool } from "../tools/webfetch.js";
 import { writeTool } from "../tools/write.js";
@@ -22,7 +25,10 @@ export interface ToolsPluginOptions {
 
 export function toolsPlugin(deps: ToolDeps, options: ToolsPluginOptions = {}): Pick<Hooks, "tool" | "tool.execute.before"> {
   const tool = {
-    bash: bashTool(deps),
+    bash: bashTool(deps, { ports: new PortWatch(deps) }),
+    // bash's background mode: a process's output, and stopping it.
+    bash_output: bashOutputTool(deps),
+    bash_stop: bashStopTool(deps),
     read: readTool(deps),
     write: writeTool(deps),
     edit: editTool(deps),

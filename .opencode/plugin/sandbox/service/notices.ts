@@ -24,7 +24,9 @@ export type Notice =
   /** A merge of a host ref into the sandbox stopped on conflicts and was aborted. */
   | { kind: "merge_conflict"; sessionID: string; ref: string; conflicts: string[] }
   /** The final sync of a deleted session failed: its sandbox is kept. */
-  | { kind: "delete_kept"; sessionID: string; message: string };
+  | { kind: "delete_kept"; sessionID: string; message: string }
+  /** A server started listening in the session's sandbox (or its link changed): the link the user can open. */
+  | { kind: "preview_ready"; sessionID: string; port: number; url: string };
 
 export type Notify = (notice: Notice) => void;
 

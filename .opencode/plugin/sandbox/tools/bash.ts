@@ -6,6 +6,8 @@ import { askBash, collectAsks } from "./bash-permissions.js";
 import type { ToolDeps } from "./deps.js";
 import { containsPath, shq } from "./shared.js";
 import { hostToSandbox } from "./paths.js";
+import { portProbe, PORT_WAIT_MS, type PortProbe } from "./port-probe.js";
+import { PortWatch } from "./port-watch.js";
 
 /** The built-in's defaults (OpenCode's `tool_output` config can change them there; we use the defaults). */
 export const MAX_LINES = 2000;
@@ -136,12 +138,40 @@ function outputFileName(): string {
 export interface BashToolOptions {
   /** Tests: a shorter default. */
   defaultTimeoutMs?: number;
+  /** Where servers' links are remembered (shared with the plugin's other tools); a new one otherwise. */
+  ports?: PortWatch;
+}
+
+/** What the background mode adds to the built-in's description. */
+export const BACKGROUND_NOTE = `
+
+# Background processes
+- With \`background: true\` the command starts in the background and the call returns at once with its process id (e.g. a dev server, a watcher, a long build). Read its output (stdout and stderr) so far with bash_output (pass \`since\` to read only what is new) and stop it, with everything it started, with bash_stop. \`cmd &\` works too; its output goes where you redirect it.
+- When a server starts listening, the result says its port and the link the user can open (preview_url gives the link for any port).`;
+
+/** The built-in's script, framed by the port probe: bash when the sandbox has it (the built-in runs the user's shell with -c), sh otherwise. */
+function runScript(probe: PortProbe, cwd: string, command: string, timeoutMs: number): string {
+  return `mkdir -p ${SANDBOX_TMP} 2>/dev/null
+${probe.prelude()}
+cd -- ${shq(cwd)} || exit $?
+S=bash; command -v bash >/dev/null 2>&1 || S=sh
+"$S" -c ${shq(command)}
+r=$?
+${probe.epilogue(Math.max(0, timeoutMs - 250))}`;
+}
+
+function backgroundScript(probe: PortProbe, command: string): string {
+  return `mkdir -p ${SANDBOX_TMP} 2>/dev/null
+${probe.backgroundPrelude()}
+S=bash; command -v bash >/dev/null 2>&1 || S=sh
+exec "$S" -c ${shq(command)}`;
 }
 
 export function bashTool(deps: ToolDeps, options: BashToolOptions = {}) {
   const defaultTimeout = options.defaultTimeoutMs ?? defaultTimeoutMs();
+  const ports = options.ports ?? new PortWatch(deps);
   return tool({
-    description: bashDescription(defaultTimeout),
+    description: bashDescription(defaultTimeout) + BACKGROUND_NOTE,
     args: {
       command: tool.schema.string().describe("The command to execute"),
       timeout: tool.schema.number().int().positive().optional().describe("Optional timeout in milliseconds"),
@@ -149,6 +179,10 @@ export function bashTool(deps: ToolDeps, options: BashToolOptions = {}) {
         .string()
         .optional()
         .describe("The working directory to run the command in. Defaults to the current directory. Use this instead of 'cd' commands."),
+      background: tool.schema
+        .boolean()
+        .optional()
+        .describe("Start the command in the background and return at once with its process id (read its output with bash_output, stop it with bash_stop)"),
     },
     async execute(args, ctx) {
       const directory = ctx.directory ?? deps.directory;
@@ -166,24 +200,38 @@ export function bashTool(deps: ToolDeps, options: BashToolOptions = {}) {
 
       const box = await getSandbox();
       const sandboxCwd = hostToSandbox(cwd, deps.directory, box.projectDir);
-      // bash when the sandbox has it (the built-in runs the user's shell with -c), sh otherwise.
-      const script = `mkdir -p ${SANDBOX_TMP} 2>/dev/null
-cd -- ${shq(sandboxCwd)} || exit $?
-S=bash; command -v bash >/dev/null 2>&1 || S=sh
-exec "$S" -c ${shq(args.command)}`;
+      const probe = portProbe();
+      const portLines = async (raw: string) => {
+        const parsed = probe.parse(raw);
+        return { output: parsed.output, lines: parsed.report ? await ports.observe(box, ctx.sessionID, parsed.report) : [] };
+      };
+
+      if (args.background) {
+        const { id } = await box.startProcess(backgroundScript(probe, args.command), { cwd: sandboxCwd });
+        // A second command, only in this mode: it waits (briefly) for the process to listen on a port.
+        const watch = await box.exec(probe.backgroundWatch(), { cwd: box.projectDir, timeoutMs: 3 * PORT_WAIT_MS + 10_000, signal: ctx.abort });
+        const { lines } = await portLines(watch.output);
+        const output = [
+          `Started in the background as process ${id}. Its output (stdout and stderr) is kept in the sandbox: read it with bash_output (id "${id}"), stop it with bash_stop (id "${id}").`,
+          ...lines,
+        ].join("\n");
+        return { title: args.command, metadata: { output, exit: null, truncated: false, id }, output };
+      }
 
       let streamed = "";
       ctx.metadata({ metadata: { output: "" } });
-      const result = await box.exec(script, {
+      const result = await box.exec(runScript(probe, sandboxCwd, args.command, timeout), {
         cwd: box.projectDir,
         // The built-in waits timeout + 100 ms before ending the command.
         timeoutMs: timeout + 100,
         signal: ctx.abort,
         onOutput(chunk) {
           streamed = tail(streamed + chunk);
-          ctx.metadata({ metadata: { output: streamed } });
+          ctx.metadata({ metadata: { output: probe.visible(streamed) } });
         },
       });
+      const { output: commandOutput, lines } = await portLines(result.output);
+      const portNote = lines.length > 0 ? `\n\n${lines.join("\n")}` : "";
 
       const notes: string[] = [];
       if (result.timedOut)
@@ -191,7 +239,7 @@ exec "$S" -c ${shq(args.command)}`;
           `shell tool terminated command after exceeding timeout ${timeout} ms. If this command is expected to take longer and is not waiting for interactive input, retry with a larger timeout value in milliseconds.`,
         );
       if (result.aborted) notes.push("User aborted the command");
-      const suffix = notes.length > 0 ? `\n\n<shell_metadata>\n${notes.join("\n")}\n</shell_metadata>` : "";
+      const suffix = portNote + (notes.length > 0 ? `\n\n<shell_metadata>\n${notes.join("\n")}\n</shell_metadata>` : "");
 
       // Leave room for our own header/footer: OpenCode re-truncates (from the head) any
       // plugin tool output over its limits, which would cut away the end we keep.
@@ -202,18 +250,18 @@ exec "$S" -c ${shq(args.command)}`;
         bytes: MAX_BYTES - Buffer.byteLength(extra, "utf-8"),
       });
       let room = reserve(suffix);
-      let cut = tailTruncate(result.output, room.lines, room.bytes);
+      let cut = tailTruncate(commandOutput, room.lines, room.bytes);
       if (cut.cut) {
         // Save the full output inside the sandbox, where the model's (sandboxed) Read/Grep can reach it.
         const candidate = path.posix.join(SANDBOX_TMP, "tool-output", outputFileName());
         try {
-          await box.writeFile(candidate, result.output);
+          await box.writeFile(candidate, commandOutput);
           outputPath = candidate;
         } catch (error) {
           deps.log.warn(`bash: could not save full output: ${(error as Error).message}`, ctx.sessionID);
         }
         room = reserve(header(outputPath ?? candidate) + suffix);
-        cut = tailTruncate(result.output, room.lines, room.bytes);
+        cut = tailTruncate(commandOutput, room.lines, room.bytes);
       }
       let output = cut.text || "(no output)";
       if (cut.cut && outputPath) output = header(outputPath) + output;
@@ -221,7 +269,8 @@ exec "$S" -c ${shq(args.command)}`;
       return {
         title: args.command,
         metadata: {
-          output: streamed || tail(output),
+          // What the user sees of the call: the output as streamed, and the links.
+          output: streamed ? probe.parse(streamed).output + portNote : tail(output),
           exit: result.exitCode,
           truncated: cut.cut,
           ...(cut.cut && outputPath ? { outputPath } : {}),

@@ -2,6 +2,7 @@
 import type { Config } from "../config.js";
 import type { Logger } from "../core/logger.js";
 import type { Sandbox } from "../providers/provider.js";
+import type { Notify } from "../service/notices.js";
 import type { KeyedQueue } from "../util/keyed-queue.js";
 
 export interface ToolDeps {
@@ -13,4 +14,6 @@ export interface ToolDeps {
   log: Logger;
   /** Serialises writes to one file across the tools of this plugin instance. */
   locks: KeyedQueue;
+  /** Tells the user (a toast): e.g. a server's link. */
+  notify?: Notify;
 }
