@@ -1,6 +1,7 @@
 /**
  * The sandbox side of a sync: commit everything outstanding and bundle what the host
- * lacks (one script, one round trip), then download the bundle to a host temp file.
+ * lacks (one script, one round trip; a small bundle comes back in its answer), else
+ * download the bundle to a host temp file.
  */
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
@@ -51,12 +52,12 @@ export async function fromSandbox(input: FromSandboxInput): Promise<FromSandbox>
   const sandboxMs = performance.now() - t0;
   await reach(input.phases, "sync:bundled");
   if (!marks.has("BUNDLE")) return { head, bytes: 0, committed, sandboxMs, downloadMs: 0 };
-  const bytes = await sandbox.readFile(remote);
+  // A large bundle is downloaded and left for the next sync to sweep (no extra round trip).
+  const inline = marks.get("INLINE")?.[0];
+  const bytes = inline !== undefined ? Buffer.from(inline, "base64") : await sandbox.readFile(remote);
   const downloadMs = performance.now() - t0 - sandboxMs;
   const local = await input.tmp();
   await writeFile(local, bytes);
-  // Best effort: the next sync sweeps what is left anyway.
-  void sandbox.exec(`rm -f "$OC_RM"`, { env: { OC_RM: remote }, timeoutMs: 30_000 }).catch(() => {});
   await reach(input.phases, "sync:downloaded");
   return { head, bundle: local, bytes: bytes.length, committed, sandboxMs, downloadMs };
 }

@@ -85,7 +85,11 @@ echo "@@HEAD $(G rev-parse HEAD)"
 /**
  * Sync step inside: commit, then bundle HEAD minus what the host has ($OC_BASE, when
  * the sandbox still has it). @@KNOWN: HEAD is already contained in the base (no bundle).
+ * A small bundle comes back in the answer itself (@@INLINE, base64): one round trip.
  */
+/** Bundles up to this size travel inside the sync command's answer. */
+export const INLINE_BUNDLE_BYTES = 48 * 1024;
+
 export const SYNC_SCRIPT =
   PRELUDE +
   COMMIT_ALL +
@@ -105,6 +109,10 @@ if ! G bundle create "$OC_BUNDLE" "${SANDBOX_SYNC_REF}" $EXCL >"${SANDBOX_DIR}/b
   G bundle create "$OC_BUNDLE" "${SANDBOX_SYNC_REF}" >"${SANDBOX_DIR}/bundle.log" 2>&1 || { cat "${SANDBOX_DIR}/bundle.log"; fail "git bundle create failed"; }
 fi
 echo "@@BUNDLE $EXCL"
+if [ "$(wc -c < "$OC_BUNDLE")" -le ${INLINE_BUNDLE_BYTES} ]; then
+  printf '@@INLINE '; base64 < "$OC_BUNDLE" | tr -d '\n'; echo
+  rm -f "$OC_BUNDLE"
+fi
 `;
 
 /** Merge a bundle from the host into the sandbox's HEAD; on conflict list files, abort. */

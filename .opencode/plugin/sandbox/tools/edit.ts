@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { tool, type ToolContext } from "@opencode-ai/plugin";
 import type { ToolDeps } from "./deps.js";
 import { ERR_IDENTICAL, replace } from "./edit-replacers.js";
-import { fileDiff, type FileDiff, joinBom, kindOf, locate, readTextWithBom, splitBom, throwIfAborted } from "./file-util.js";
+import { decodeText, fileDiff, type FileDiff, joinBom, locate, readAny, splitBom, throwIfAborted } from "./file-util.js";
 import { assertExternalDirectory } from "./shared.js";
 
 export const EDIT_DESCRIPTION =
@@ -52,10 +52,10 @@ export function editTool(deps: ToolDeps) {
         return;
       }
 
-      const kind = await kindOf(sandbox, target.sandbox).catch(() => undefined);
-      if (!kind) throw new Error(`File ${file} not found`);
-      if (kind === "directory") throw new Error(`Path is a directory, not a file: ${file}`);
-      const current = await readTextWithBom(sandbox, target.sandbox);
+      const found = await readAny(sandbox, target.sandbox).catch(() => ({ kind: undefined }) as const);
+      if (!found.kind) throw new Error(`File ${file} not found`);
+      if (found.kind === "directory") throw new Error(`Path is a directory, not a file: ${file}`);
+      const current = decodeText(found.bytes);
       const before = current.text;
       // Match and replace in the file's own line endings, whatever the model sent.
       const eol = lineEnding(before);

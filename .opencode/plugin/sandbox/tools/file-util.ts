@@ -28,7 +28,7 @@ export function joinBom(text: string, bom: boolean): string {
 
 /** A file's text as the built-in editors see it: invalid UTF-8 becomes U+FFFD, the BOM split off. */
 export async function readTextWithBom(sandbox: Sandbox, file: string): Promise<BomText> {
-  return splitBom(new TextDecoder("utf-8", { ignoreBOM: true }).decode(await sandbox.readFile(file)));
+  return decodeText(await sandbox.readFile(file));
 }
 
 /** The session's sandbox plus the path mapped into it. */
@@ -42,6 +42,27 @@ export async function locate(
   assertValidPath(filePath);
   const sandbox = await deps.sandboxFor(ctx.sessionID);
   return { sandbox, target: resolveToolPath(filePath, deps.directory, sandbox.projectDir, mode) };
+}
+
+export type Found = { kind: "file"; bytes: Uint8Array } | { kind: "directory" } | { kind: undefined };
+
+/**
+ * The file's bytes, or what is there instead — one round trip in the common case (a
+ * remote sandbox pays per request). Follows a final symlink, as reading does.
+ */
+export async function readAny(sandbox: Sandbox, p: string): Promise<Found> {
+  try {
+    return { kind: "file", bytes: await sandbox.readFile(p) };
+  } catch (error) {
+    if (isSandboxError(error, "is_directory")) return { kind: "directory" };
+    if (isSandboxError(error, "file_not_found")) return { kind: undefined };
+    throw error;
+  }
+}
+
+/** Text as the built-in editors see it: invalid UTF-8 becomes U+FFFD, the BOM split off. */
+export function decodeText(bytes: Uint8Array): BomText {
+  return splitBom(new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes));
 }
 
 /** What is at `p`, following a final symlink (the seam's stat does not). */

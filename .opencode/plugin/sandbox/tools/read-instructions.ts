@@ -2,6 +2,7 @@ import * as path from "node:path";
 import type { Sandbox } from "../providers/provider.js";
 import type { ToolDeps } from "./deps.js";
 import { hostToSandbox } from "./paths.js";
+import { shellScript } from "../util/shell.js";
 
 /** Instruction files the built-in picks up from the read file's directories (first found per directory). */
 const INSTRUCTION_FILES = ["AGENTS.md", "CLAUDE.md", "CONTEXT.md"];
@@ -22,12 +23,15 @@ export async function nearbyInstructions(
   for (let dir = path.dirname(hostFile); dir.startsWith(root) && dir !== root; dir = path.dirname(dir)) dirs.push(dir);
   if (dirs.length === 0) return [];
   const inSandbox = (p: string) => hostToSandbox(p, deps.directory, sandbox.projectDir);
-  // One round of stats for every level at once: each is a sandbox round trip.
+  // One command asks about every candidate at once: a remote sandbox pays per round trip.
   const candidates = dirs.map((dir) => INSTRUCTION_FILES.map((name) => path.join(dir, name)));
-  const present = await Promise.all(candidates.flat().map((c) => sandbox.stat(inSandbox(c)).catch(() => null)));
+  const asked = candidates.flat().map(inSandbox);
+  const found = await sandbox
+    .exec(shellScript('for f; do [ -e "$f" ] && printf "%s\\n" "$f"; done; true', ...asked), { timeoutMs: 30_000 })
+    .then((r) => new Set(r.exitCode === 0 ? r.output.split("\n") : []), () => new Set<string>());
   const hits: string[] = [];
-  candidates.forEach((level, i) => {
-    const hit = level.find((_, j) => present[i * INSTRUCTION_FILES.length + j] !== null);
+  candidates.forEach((level) => {
+    const hit = level.find((c) => found.has(inSandbox(c)));
     if (!hit || hit === hostFile || claimed.has(hit)) return;
     claimed.add(hit);
     hits.push(hit);

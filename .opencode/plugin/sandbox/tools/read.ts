@@ -5,9 +5,9 @@
  */
 import * as path from "node:path";
 import { tool, type ToolContext } from "@opencode-ai/plugin";
-import { isSandboxError, type Sandbox } from "../providers/provider.js";
+import type { Sandbox } from "../providers/provider.js";
 import type { ToolDeps } from "./deps.js";
-import { kindOf, locate, throwIfAborted } from "./file-util.js";
+import { kindOf, locate, readAny, throwIfAborted } from "./file-util.js";
 import { nearbyInstructions } from "./read-instructions.js";
 import {
   ATTACHABLE_IMAGES,
@@ -77,7 +77,9 @@ export function readTool(deps: ToolDeps) {
     const worktree = ctx.worktree || deps.directory;
     const title = path.relative(worktree, shown);
 
-    const kind = await kindOf(sandbox, target.sandbox);
+    // Read at once (one round trip); nothing is shown before the permission below is granted.
+    const found = await readAny(sandbox, target.sandbox);
+    const kind = found.kind;
     await assertExternalDirectory(ctx, shown, kind === "directory" ? "directory" : "file");
     await ctx.ask({ permission: "read", patterns: [path.relative(worktree, shown)], always: ["*"], metadata: {} });
     throwIfAborted(ctx.abort);
@@ -121,14 +123,8 @@ export function readTool(deps: ToolDeps) {
       };
     }
 
-    let bytes: Uint8Array;
-    try {
-      bytes = await sandbox.readFile(target.sandbox);
-    } catch (error) {
-      if (isSandboxError(error, "file_not_found")) return notFound(sandbox, shown, target.sandbox);
-      throw error;
-    }
-    throwIfAborted(ctx.abort);
+    if (found.kind !== "file") return notFound(sandbox, shown, target.sandbox);
+    const bytes = found.bytes;
     const sample = bytes.subarray(0, SAMPLE_BYTES);
     const mime = sniffMime(sample, shown);
     if (ATTACHABLE_IMAGES.has(mime) || mime === "application/pdf") {

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { tool, type ToolContext } from "@opencode-ai/plugin";
 import type { ToolDeps } from "./deps.js";
-import { fileDiff, joinBom, kindOf, locate, readTextWithBom, splitBom, throwIfAborted } from "./file-util.js";
+import { decodeText, fileDiff, joinBom, locate, readAny, splitBom, throwIfAborted } from "./file-util.js";
 import { assertExternalDirectory } from "./shared.js";
 
 export const WRITE_DESCRIPTION = `Writes a file to the local filesystem.
@@ -28,11 +28,11 @@ export function writeTool(deps: ToolDeps) {
 
     let exists = false;
     await deps.locks.run(`${sandbox.id}:${target.sandbox}`, async () => {
-      const kind = await kindOf(sandbox, target.sandbox);
-      exists = kind !== undefined;
+      const found = await readAny(sandbox, target.sandbox);
+      exists = found.kind !== undefined;
       // The built-in fails reading the old content; this is its (Effect PlatformError) wording.
-      if (kind === "directory") throw new Error(`BadResource: FileSystem.readFile (${file})`);
-      const old = exists ? await readTextWithBom(sandbox, target.sandbox) : { bom: false, text: "" };
+      if (found.kind === "directory") throw new Error(`BadResource: FileSystem.readFile (${file})`);
+      const old = found.kind === "file" ? decodeText(found.bytes) : { bom: false, text: "" };
       const next = splitBom(args.content);
       const { diff } = fileDiff(file, old.text, next.text);
       await ctx.ask({ permission: "edit", patterns: [path.relative(worktree, file)], always: ["*"], metadata: { filepath: file, diff } });

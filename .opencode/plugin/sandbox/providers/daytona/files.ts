@@ -1,8 +1,9 @@
 /**
- * Files in a Daytona sandbox, each operation one request where it can be. Small
- * writes travel inside one command (atomic: a temporary file renamed over the
- * target); large ones are uploaded beside the target and renamed. Reads download;
- * stat and directory listings are commands, so they see symlinks as symlinks.
+ * Files in a Daytona sandbox, each operation one request where it can be. Small files
+ * travel inside one command both ways (a write is atomic: a temporary file renamed over
+ * the target; a read answers "missing" or "a directory" in the same request); large ones
+ * are uploaded beside the target and renamed, or downloaded. Stat and directory listings
+ * are commands, so they see symlinks as symlinks.
  */
 import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
@@ -11,6 +12,8 @@ import { shellScript } from "../../util/shell.js";
 
 /** Up to this size a write travels inside the command (as base64). */
 export const INLINE_WRITE_BYTES = 48 * 1024;
+/** Up to this size a read comes back inside the command's answer (as base64). */
+export const INLINE_READ_BYTES = 1024 * 1024;
 export const MAX_READ_BYTES = 512 * 1024 * 1024;
 
 type Exec = (command: string, options?: ExecOptions) => Promise<ExecResult>;
@@ -26,6 +29,15 @@ const WRITE = `p="$1"; t="$2"
 mkdir -p "$(dirname "$p")" || exit 13
 if [ "$3" = inline ]; then printf %s "$4" | base64 -d > "$t" || { rm -f "$t"; exit 13; }; fi
 mv -f "$t" "$p" || { rm -f "$t"; exit 13; }`;
+
+const READ = `p="$1"
+[ -d "$p" ] && exit 21
+[ -e "$p" ] || exit 2
+[ -r "$p" ] || exit 13
+s=$(wc -c < "$p") || exit 13
+[ "$s" -gt ${INLINE_READ_BYTES} ] && { echo "@@big $s"; exit 0; }
+echo "@@inline"
+base64 < "$p" | tr -d '\\n'`;
 
 const STAT = `[ -e "$1" ] || [ -L "$1" ] || exit 2
 if [ -L "$1" ]; then t=symlink; elif [ -d "$1" ]; then t=directory; elif [ -f "$1" ]; then t=file; else t=other; fi
@@ -54,20 +66,15 @@ export class DaytonaFiles {
   ) {}
 
   async read(path: string): Promise<Uint8Array> {
-    try {
-      const data = await this.transport.download(path);
-      if (data.length > MAX_READ_BYTES) throw new SandboxError("bad_input", `${path} is larger than ${MAX_READ_BYTES} bytes`);
-      return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    } catch (error) {
-      if (error instanceof SandboxError && (error.kind === "auth" || error.kind === "quota")) throw error;
-      // The download's own error does not say precisely why (a missing file is a 404, like a
-      // missing sandbox): ask, on this failure path only. A sandbox that is gone fails here too.
-      const stat = await this.stat(path);
-      if (!stat) throw new SandboxError("file_not_found", `File not found: ${path}`);
-      if (stat.type === "directory") throw new SandboxError("is_directory", `Is a directory: ${path}`);
-      if (stat.type === "symlink") throw new SandboxError("file_not_found", `File not found: ${path} (a symlink to nothing)`);
-      throw error;
-    }
+    const r = await this.exec(shellScript(READ, path));
+    if (r.exitCode !== 0) throw failure(r.exitCode, path, r.output);
+    const newline = r.output.indexOf("\n");
+    const head = r.output.slice(0, newline);
+    if (head === "@@inline") return new Uint8Array(Buffer.from(r.output.slice(newline + 1), "base64"));
+    if (!head.startsWith("@@big ")) throw new SandboxError("transient", `Reading ${path}: an answer that is not a file's content`);
+    if (Number(head.slice(6)) > MAX_READ_BYTES) throw new SandboxError("bad_input", `${path} is larger than ${MAX_READ_BYTES} bytes`);
+    const data = await this.transport.download(path);
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
 
   async write(path: string, data: Uint8Array | string): Promise<void> {
