@@ -130,5 +130,7 @@ export function words(n: Notice): Words | undefined {
       return { text: mergeConflictText(n.ref, n.conflicts), level: "warning" };
     case "delete_kept":
       return { text: `Could not sync the deleted session's work (${n.message.split("\n")[0]}); its sandbox was kept.`, level: "error" };
+    case "preview_ready":
+      return { text: `Port ${n.port} is listening in the sandbox: ${n.url}`, level: "info", once: `preview:${n.sessionID}:${n.port}:${n.url}` };
   }
 }
