@@ -14,7 +14,7 @@ import { until } from "../support/until.js";
 import { startDaytonaStandin, type DaemonMode, type DaytonaStandin, type FaultHandle, type FaultRule } from "../standin/daytona/index.js";
 import { brief, costs, creates, liveSandboxes, tracked } from "./support/daytona.js";
 import type { Step } from "./support/model-server.js";
-import { waitFor, Workbench, type RunResult } from "./support/opencode.js";
+import { userView, waitFor, Workbench, type RunResult } from "./support/opencode.js";
 
 let bench: Workbench | undefined;
 let standin: DaytonaStandin | undefined;
@@ -37,18 +37,6 @@ const branchHas = (b: Workbench, branch: string, file: string) => {
     return undefined;
   }
 };
-
-/** What the user sees of their repository: must be identical before and after a session. */
-function userView(b: Workbench) {
-  return {
-    branch: b.git("rev-parse", "--abbrev-ref", "HEAD"),
-    head: b.git("rev-parse", "HEAD"),
-    status: b.git("status", "--porcelain=v1", "-uall"),
-    staged: b.git("diff", "--cached"),
-    unstaged: b.git("diff"),
-    stash: b.git("stash", "list", "--format=%H %s"),
-  };
-}
 
 interface SetUp {
   daemon?: DaemonMode;

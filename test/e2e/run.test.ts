@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Workbench } from "./support/opencode.js";
+import { userView, Workbench } from "./support/opencode.js";
 
 let bench: Workbench | undefined;
 afterEach(async (ctx) => {
@@ -17,18 +17,6 @@ afterEach(async (ctx) => {
 });
 
 const toolUses = (events: { type: string; part?: any }[]) => events.filter((e) => e.type === "tool_use").map((e) => e.part);
-
-/** What the user sees of their repository: must be identical before and after a session. */
-function userView(b: Workbench) {
-  return {
-    branch: b.git("rev-parse", "--abbrev-ref", "HEAD"),
-    head: b.git("rev-parse", "HEAD"),
-    status: b.git("status", "--porcelain=v1", "-uall"),
-    staged: b.git("diff", "--cached"),
-    unstaged: b.git("diff"),
-    stash: b.git("stash", "list", "--format=%H %s"),
-  };
-}
 
 describe("opencode run with the plugin", () => {
   it("runs the tools in the sandbox, returns a background server's call at once, and syncs to opencode/1 before exiting — the user's checkout untouched", async () => {

@@ -54,6 +54,18 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** What the user sees of their repository: must be identical before and after a session. */
+export function userView(b: Workbench) {
+  return {
+    branch: b.git("rev-parse", "--abbrev-ref", "HEAD"),
+    head: b.git("rev-parse", "HEAD"),
+    status: b.git("status", "--porcelain=v1", "-uall"),
+    staged: b.git("diff", "--cached"),
+    unstaged: b.git("diff"),
+    stash: b.git("stash", "list", "--format=%H %s"),
+  };
+}
+
 export class Workbench {
   readonly root: string;
   readonly project: string;
