@@ -24,6 +24,8 @@ export const SessionRecordSchema = z
     /** The host commit the sandbox's repository was seeded from. */
     baseCommit: z.string().optional(),
     lastSyncedCommit: z.string().optional(),
+    /** When a sync last brought the sandbox's work to the host (ISO time). */
+    lastSyncedAt: z.string().optional(),
     /** What sync last set the branch to: tells "the user committed on it" from "the sandbox rewrote history". */
     branchTip: z.string().optional(),
     /** `<branch>-sandbox-<k>` holding work that could not go onto the branch. */

@@ -155,7 +155,7 @@ export class GitSync {
         if (outcome === "need_full") throw new GitSyncError("bad_bundle", "the sandbox's full bundle still lacks commits the host needs");
       }
       await reach(this.options.phases, "sync:applied");
-      await this.options.store.patch(sessionID, { lastSyncedCommit: result.head, ...outcome.fields });
+      await this.options.store.patch(sessionID, { lastSyncedCommit: result.head, lastSyncedAt: new Date().toISOString(), ...outcome.fields });
       this.report(sessionID, outcome.outcome, record);
       log.info(
         `synced (${reason}) ${result.head.slice(0, 12)}: ${outcome.outcome.kind} ${outcome.outcome.branch}; ${result.bytes} bytes in ${Date.now() - started} ms`,

@@ -1,0 +1,85 @@
+/** `status [--json]`: the project's sessions, their sandboxes (and each one's state) and branches. */
+import { Command } from "commander";
+import type { SessionRecord } from "../core/state-store.js";
+import { isSandboxError, type SandboxProvider } from "../providers/provider.js";
+import { withContext, type CliContext } from "./context.js";
+import { json, out, short } from "./output.js";
+
+export interface SessionStatus {
+  session: string;
+  title?: string;
+  provider: string;
+  sandbox: string;
+  /** The provider's word for it; "gone" when the provider no longer has it; "unknown (…)" when it could not be asked. */
+  state: string;
+  branch?: string;
+  sideBranch?: string;
+  baseCommit?: string;
+  lastSyncedCommit?: string;
+  lastSyncedAt?: string;
+  createdAt: string;
+  lastUsedAt: string;
+  /** Subagent sessions sharing this session's sandbox. */
+  subagents: string[];
+}
+
+async function stateOf(record: SessionRecord, provider: SandboxProvider | Error): Promise<string> {
+  if (provider instanceof Error) return `unknown (${provider.message})`;
+  if (provider.name !== record.provider) return `unknown (the configured provider is ${provider.name})`;
+  try {
+    return (await provider.get(record.sandboxId)).state;
+  } catch (error) {
+    return isSandboxError(error, "sandbox_not_found") ? "gone" : `unknown (${(error as Error).message})`;
+  }
+}
+
+export async function sessionStatuses(ctx: CliContext): Promise<SessionStatus[]> {
+  const sessions = Object.entries((await ctx.store.read()).sessions);
+  if (!sessions.length) return [];
+  const provider = await ctx.providerNow().catch((error: Error) => error);
+  const roots = sessions.filter(([, r]) => !r.parentId).sort(([, a], [, b]) => b.lastUsedAt.localeCompare(a.lastUsedAt));
+  return Promise.all(
+    roots.map(async ([session, r]) => ({
+      session,
+      title: r.title,
+      provider: r.provider,
+      sandbox: r.sandboxId,
+      state: await stateOf(r, provider),
+      branch: r.branch,
+      sideBranch: r.sideBranch,
+      baseCommit: r.baseCommit,
+      lastSyncedCommit: r.lastSyncedCommit,
+      lastSyncedAt: r.lastSyncedAt,
+      createdAt: r.createdAt,
+      lastUsedAt: r.lastUsedAt,
+      subagents: sessions.filter(([, c]) => c.parentId === session).map(([id]) => id),
+    })),
+  );
+}
+
+function render(s: SessionStatus): void {
+  out(`${s.session}${s.title ? `  "${s.title}"` : ""}`);
+  out(`  sandbox   ${s.provider} ${s.sandbox} (${s.state})`);
+  out(`  branch    ${s.branch ?? "none yet"}${s.sideBranch ? ` (latest work on ${s.sideBranch})` : ""}`);
+  const synced = s.lastSyncedCommit ? `${short(s.lastSyncedCommit)}${s.lastSyncedAt ? ` at ${s.lastSyncedAt}` : ""}` : "never";
+  out(`  synced    ${synced}${s.baseCommit ? ` (started from ${short(s.baseCommit)})` : ""}`);
+  out(`  used      ${s.lastUsedAt} (created ${s.createdAt})`);
+  if (s.subagents.length) out(`  subagents ${s.subagents.join(", ")}`);
+}
+
+export function statusCommand(): Command {
+  return new Command("status")
+    .description("list this project's sessions: sandbox and its state, branch, last sync")
+    .option("--json", "print as JSON")
+    .action(
+      withContext(async (ctx, opts: { json?: boolean }) => {
+        const sessions = await sessionStatuses(ctx);
+        if (opts.json) return json({ project: ctx.project.id, worktree: ctx.project.worktree, stateFile: ctx.store.path, sessions });
+        if (!sessions.length) return out(`No session of this project has a sandbox yet (project ${ctx.project.id}).`);
+        sessions.forEach((s, i) => {
+          if (i) out();
+          render(s);
+        });
+      }),
+    );
+}
