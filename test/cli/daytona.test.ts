@@ -1,0 +1,67 @@
+/**
+ * The CLI with the Daytona provider, through the stand-in: a session's sandbox made by the
+ * real ProjectService in this process, then `status` and `doctor` from the built CLI — and
+ * `doctor` with a wrong key, which must fail naming DAYTONA_API_KEY.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
+import { installationId } from "../../.opencode/plugin/sandbox/core/installation.js";
+import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
+import { DaytonaProvider } from "../../.opencode/plugin/sandbox/providers/daytona/index.js";
+import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
+import { startDaytonaStandin, type DaytonaStandin } from "../standin/daytona/index.js";
+import { cleanupAll, makeRepo, tempDir } from "../integration/git-support.js";
+import { lacks, missingBwrap, missingRoot } from "../support/prereq.js";
+import { cli, cliEnv, paths, projectService } from "./cli-kit.js";
+
+const SESSION = "ses_cli_daytona_1";
+
+describe("CLI on Daytona (stand-in)", () => {
+  if (lacks(missingRoot(), missingBwrap())) return;
+
+  let standin: DaytonaStandin;
+  let provider: DaytonaProvider;
+  let sandbox: Sandbox;
+  let repo: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    standin = await startDaytonaStandin({ daemon: "shell" });
+    repo = await makeRepo();
+    const xdgData = await tempDir("cli-data-");
+    env = cliEnv({ data: xdgData, config: await tempDir("cli-config-") }, { DAYTONA_API_KEY: standin.apiKey, DAYTONA_API_URL: standin.apiUrl, DAYTONA_TARGET: "us" });
+    const { apiKey: _, ...daytona } = ConfigSchema.parse({}).daytona;
+    // The installation id the CLI will read from the same state directory.
+    const id = await installationId(paths(xdgData).stateDir);
+    provider = new DaytonaProvider({ ...daytona, apiKey: standin.apiKey, apiUrl: standin.apiUrl, target: "us", installationId: id, log: silentLogger });
+    sandbox = await projectService({ repo, xdgData, provider }).sandboxFor(SESSION);
+  }, 120_000);
+
+  afterAll(async () => {
+    await provider?.dispose();
+    await standin?.close();
+    await cleanupAll();
+  });
+
+  it("status lists the session on daytona with its sandbox's state and branch", async () => {
+    const r = await cli(["status", "--json"], { cwd: repo, env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).sessions).toMatchObject([{ session: SESSION, provider: "daytona", sandbox: sandbox.id, state: "started", branch: "opencode/1" }]);
+    const lines = await cli(["status"], { cwd: repo, env });
+    expect(lines.stdout).toContain(`daytona ${sandbox.id} (started)`);
+  });
+
+  it("doctor exits 0 with the right key", { timeout: 60_000 }, async () => {
+    const r = await cli(["doctor"], { cwd: repo, env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain("daytona provider (auto)");
+    expect(r.stdout).toContain("✔ api key: accepted");
+  });
+
+  it("doctor exits 1 with a wrong key, naming DAYTONA_API_KEY", { timeout: 60_000 }, async () => {
+    const r = await cli(["doctor"], { cwd: repo, env: { ...env, OPENCODE_SANDBOX_PROVIDER: "daytona", DAYTONA_API_KEY: "wrong-key-123456" } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/✘ api key: .*DAYTONA_API_KEY/);
+    expect(r.stdout).not.toContain("wrong-key-123456");
+  });
+});
