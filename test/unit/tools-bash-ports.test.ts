@@ -4,6 +4,7 @@
  * listening — from the same command that ran the call; background mode starts, reads and
  * stops a process. Waits poll; their bounds only catch a hang.
  */
+import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import type { Notice } from "../../.opencode/plugin/sandbox/service/notices.js";
@@ -14,6 +15,8 @@ import { lacks, missingCommand } from "../support/prereq.js";
 import { missingPrivateNetwork, privateNetwork, type PrivateNetwork } from "../support/private-network.js";
 import { until } from "../support/until.js";
 import { fakeCtx, makeEnv, run, type Env } from "./tools-sandbox-harness.js";
+
+const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 
 describe("bash: servers and their links (directory double)", () => {
   if (lacks(missingPrivateNetwork(), missingCommand("python3"))) return;
@@ -41,7 +44,8 @@ describe("bash: servers and their links (directory double)", () => {
   });
 
   const bash = (command: string, extra: Record<string, unknown> = {}) => run(tools.bash, { command, ...extra }, fakeCtx().ctx);
-  const serve = (port: number) => `python3 -u -m http.server ${port} --bind 0.0.0.0`;
+  // Not a version manager's shim on PATH (slow to start): the system's python, as sandboxes have it.
+  const serve = (port: number) => `${PYTHON} -u -m http.server ${port} --bind 0.0.0.0`;
   const listening = (port: number) => `Port ${port} is listening in the sandbox. The user can open it at http://127.0.0.1:${port}/v`;
   const previews = () => notices.filter((n) => n.kind === "preview_ready");
 

@@ -17,7 +17,8 @@ export interface PortReport {
   after: number[];
 }
 
-// Shell functions. awk reads /proc in one go (a shell's read takes a byte per system call);
+// Shell functions. awk reads /proc in one go (a shell's read takes a byte per system call; cat,
+// unlike awk, goes on past a process that ended meanwhile);
 // the loops without it are the fallback for sandboxes that lack awk.
 //  ocs_ports: L = listening ports (hex) of tcp and tcp6.
 //  ocs_now:   N = uptime in hundredths of a second (no leading zero: it would read as octal).
@@ -30,7 +31,7 @@ ocs_sid() { X=; read -r st 2>/dev/null < "/proc/$1/stat" || return 1; st=\${st##
 ocs_alive() { [ -n "$W_SID" ] || return 1; for d in /proc/[0-9]*; do read -r st 2>/dev/null < "$d/stat" || continue; st=\${st##*) }; set -- $st; [ "$4" = "$W_SID" ] || continue; [ "$2" = "$$" ] && continue; case " $OCS_MINE " in *" \${d#/proc/} "*) continue;; esac; return 0; done; return 1; }
 if command -v awk >/dev/null 2>&1; then
 ocs_ports() { L=$(awk '$4 == "0A" { sub(/.*:/, "", $2); printf "%s%s", s, $2; s = " " }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); }
-ocs_alive() { [ -n "$W_SID" ] || return 1; awk -v sid="$W_SID" -v me="$$" -v mine=" $OCS_MINE " 'FNR == 1 { p = FILENAME; gsub(/[^0-9]/, "", p); s = $0; sub(/.*\\) /, "", s); split(s, a, " "); if (a[4] == sid && a[2] != me && index(mine, " " p " ") == 0) { found = 1; exit } } END { exit !found }' /proc/[0-9]*/stat 2>/dev/null; }
+ocs_alive() { [ -n "$W_SID" ] || return 1; cat /proc/[0-9]*/stat 2>/dev/null | awk -v sid="$W_SID" -v me="$$" -v mine=" $OCS_MINE " '{ p = $1; s = $0; sub(/.*\\) /, "", s); split(s, a, " "); if (a[4] == sid && a[2] != me && index(mine, " " p " ") == 0) { found = 1; exit } } END { exit !found }'; }
 fi
 ocs_new() { for x in $L; do case " $OCS_BEFORE " in *" $x "*) ;; *) return 0;; esac; done; return 1; }`;
 
