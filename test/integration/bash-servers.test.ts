@@ -23,10 +23,11 @@ import { lacks, missingBwrap, missingCommand } from "../support/prereq.js";
 import { until } from "../support/until.js";
 import { fakeCtx, HOST_DIR, run } from "../unit/tools-sandbox-harness.js";
 
-function toolsFor(sandbox: Sandbox, notices: Notice[]) {
+/** The tools of one plugin instance; `sandbox()` is the handle they get (a new one after a restart). */
+function toolsFor(sandbox: () => Sandbox, notices: Notice[]) {
   const deps: ToolDeps = {
     directory: HOST_DIR,
-    sandboxFor: async () => sandbox,
+    sandboxFor: async () => sandbox(),
     config: ConfigSchema.parse({}),
     log: silentLogger,
     locks: new KeyedQueue(),
@@ -57,14 +58,14 @@ describe.each(contractProviders)("bash servers: $name", (entry) => {
   if (lacks(entry.missing(), missingCommand("python3"))) return;
 
   let cleanup: () => Promise<void>;
+  let provider: SandboxProvider;
   let sandbox: Sandbox;
   const notices: Notice[] = [];
   let t: ReturnType<typeof toolsFor>;
   beforeAll(async () => {
-    let provider: SandboxProvider;
     ({ provider, cleanup } = await entry.make());
     sandbox = await provider.create({ labels: { test: "bash-servers" } });
-    t = toolsFor(sandbox, notices);
+    t = toolsFor(() => sandbox, notices);
   }, 120_000);
   afterAll(async () => {
     await cleanup?.();
@@ -106,6 +107,19 @@ describe.each(contractProviders)("bash servers: $name", (entry) => {
     const stopped = await t.bash("pkill -f 'http[.]server 8123'; while grep -qi ':201B 00000000:0000 0A' /proc/net/tcp /proc/net/tcp6; do sleep 0.05; done");
     expect(stopped.output).toContain("Port 8123 is no longer listening");
   }, 120_000);
+
+  it("after the sandbox is stopped and started again, the next bash result says which servers no longer listen", async () => {
+    const res = await t.bash("python3 -m http.server 8125 > /dev/null 2>&1 &");
+    const link = linkOf(res.output, 8125);
+    expect(link, res.output).toBeDefined();
+    await provider.stop(sandbox.id);
+    await provider.start(sandbox.id);
+    sandbox = await provider.connect(sandbox.id);
+    const next = await t.bash("echo back");
+    expect(next.output).toBe(
+      `back\n\n\nPort 8125 is no longer listening (its server ended, or the sandbox was started again): ${link} does not answer until a server listens on it again.`,
+    );
+  }, 180_000);
 });
 
 describe("bash servers on Daytona: what finding a server costs (stand-in request log)", () => {
@@ -118,7 +132,8 @@ describe("bash servers on Daytona: what finding a server costs (stand-in request
     standin = await startDaytonaStandin({ daemon: "shell" });
     const { apiKey: _, ...defaults } = ConfigSchema.parse({}).daytona;
     provider = new DaytonaProvider({ ...defaults, apiKey: standin.apiKey, apiUrl: standin.apiUrl, target: "us", installationId: "bashsrv000000000", log: silentLogger });
-    t = toolsFor(await provider.create({ labels: { test: "bash-servers-cost" } }), []);
+    const sandbox = await provider.create({ labels: { test: "bash-servers-cost" } });
+    t = toolsFor(() => sandbox, []);
   }, 120_000);
   afterAll(async () => {
     await provider?.dispose();

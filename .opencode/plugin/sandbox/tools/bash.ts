@@ -146,7 +146,7 @@ export interface BashToolOptions {
 export const BACKGROUND_NOTE = `
 
 # Background processes
-- With \`background: true\` the command starts in the background and the call returns at once with its process id (e.g. a dev server, a watcher, a long build). Read its output (stdout and stderr) so far with bash_output (pass \`since\` to read only what is new) and stop it, with everything it started, with bash_stop. \`cmd &\` works too; its output goes where you redirect it.
+- With \`background: true\` the command starts in the background and the call returns with its process id (e.g. a dev server, a watcher, a long build) — as soon as it listens on a new port, or after a few seconds at most. Read its output (stdout and stderr) so far with bash_output (pass \`since\` to read only what is new) and stop it, with everything it started, with bash_stop. \`cmd &\` works too; its output goes where you redirect it.
 - When a server starts listening, the result says its port and the link the user can open (preview_url gives the link for any port).`;
 
 /** The built-in's script, framed by the port probe: bash when the sandbox has it (the built-in runs the user's shell with -c), sh otherwise. */
@@ -182,7 +182,7 @@ export function bashTool(deps: ToolDeps, options: BashToolOptions = {}) {
       background: tool.schema
         .boolean()
         .optional()
-        .describe("Start the command in the background and return at once with its process id (read its output with bash_output, stop it with bash_stop)"),
+        .describe("Start the command in the background and return with its process id without waiting for it to end (read its output with bash_output, stop it with bash_stop)"),
     },
     async execute(args, ctx) {
       const directory = ctx.directory ?? deps.directory;
