@@ -16,7 +16,7 @@ import { cli, cliEnv, paths, projectService } from "./cli-kit.js";
 
 const SESSION = "ses_cli_daytona_1";
 
-describe("CLI on Daytona (stand-in)", () => {
+describe("CLI on Daytona (stand-in)", { timeout: 120_000 }, () => {
   if (lacks(missingRoot(), missingBwrap())) return;
 
   let standin: DaytonaStandin;
@@ -51,14 +51,14 @@ describe("CLI on Daytona (stand-in)", () => {
     expect(lines.stdout).toContain(`daytona ${sandbox.id} (started)`);
   });
 
-  it("doctor exits 0 with the right key", { timeout: 60_000 }, async () => {
+  it("doctor exits 0 with the right key", async () => {
     const r = await cli(["doctor"], { cwd: repo, env });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain("daytona provider (auto)");
     expect(r.stdout).toContain("✔ api key: accepted");
   });
 
-  it("doctor exits 1 with a wrong key, naming DAYTONA_API_KEY", { timeout: 60_000 }, async () => {
+  it("doctor exits 1 with a wrong key, naming DAYTONA_API_KEY", async () => {
     const r = await cli(["doctor"], { cwd: repo, env: { ...env, OPENCODE_SANDBOX_PROVIDER: "daytona", DAYTONA_API_KEY: "wrong-key-123456" } });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/✘ api key: .*DAYTONA_API_KEY/);

@@ -17,7 +17,8 @@ import { cli, cliEnv, cliSpawn, paths, projectIdOf, projectService } from "./cli
 
 const SESSION = "ses_cli_local_1";
 
-describe("CLI on the local provider", () => {
+// Each test runs the CLI a few times (a Node start each): a bound for a loaded machine, not a timing claim.
+describe("CLI on the local provider", { timeout: 120_000 }, () => {
   if (lacks(missingRoot(), missingBwrap())) return;
 
   let repo: string;
@@ -139,7 +140,7 @@ describe("CLI on the local provider", () => {
     expect((await run("prune")).stdout).toContain("No local sandbox of this project is left without a session");
   });
 
-  it("doctor exits 0 on this machine", { timeout: 90_000 }, async () => {
+  it("doctor exits 0 on this machine", async () => {
     const r = await run("doctor");
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain("✔ bubblewrap");
@@ -150,7 +151,7 @@ describe("CLI on the local provider", () => {
     expect(j.ok).toBe(true);
   });
 
-  it("doctor exits 1 with an invalid configuration, naming the option", { timeout: 60_000 }, async () => {
+  it("doctor exits 1 with an invalid configuration, naming the option", async () => {
     const r = await cli(["doctor"], { cwd: repo, env: { ...env, OPENCODE_SANDBOX_PROVIDER: "docker" } });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('✘ configuration: option "provider" is "docker"');
