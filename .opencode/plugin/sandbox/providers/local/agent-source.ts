@@ -1,7 +1,8 @@
 /**
  * The resident agent: runs INSIDE the sandbox as the sandbox's user (node or Bun,
  * whichever runtime the provider found), listens on a unix socket in the bound run
- * directory and serves exec / file / port-forward requests. File operations happen
+ * directory (which the host then moves out of the sandbox's reach: socket.ts) and
+ * serves exec / file / port-forward requests. File operations happen
  * here, inside the sandbox's mount namespace, so a symlink the sandbox made can
  * never resolve to a host file and there is no check-then-open race on the host.
  *
@@ -240,8 +241,12 @@ function forwardOp(sock, st, req, reader) {
 }
 
 try { fs.unlinkSync(SOCKET); } catch {}
+// The host stops reading stdout and stderr once it has seen "ready" (a command could
+// write into them): nothing is written there afterwards, and a closed pipe is no error.
+let quiet = false;
+for (const s of [process.stdout, process.stderr]) s.on("error", () => {});
 const server = net.createServer(handle);
-server.on("error", (err) => { process.stderr.write("agent: " + err.message + "\n"); process.exit(70); });
-server.listen(SOCKET, () => { process.stdout.write("ready " + process.pid + "\n"); });
-process.on("uncaughtException", (err) => { process.stderr.write("agent: uncaught " + (err && err.stack || err) + "\n"); });
+server.on("error", (err) => { if (!quiet) process.stderr.write("agent: " + err.message + "\n"); process.exit(70); });
+server.listen(SOCKET, () => { process.stdout.write("ready " + process.pid + "\n"); quiet = true; });
+process.on("uncaughtException", (err) => { if (!quiet) process.stderr.write("agent: uncaught " + (err && err.stack || err) + "\n"); });
 `;

@@ -1,9 +1,12 @@
 /**
  * The agent's operations, typed: one connection per request (a unix connect costs
- * ~0.1 ms and keeps concurrent calls independent; see connection.ts).
+ * ~0.1 ms and keeps concurrent calls independent; see connection.ts). Every request
+ * has a host-side deadline (channel-limits.ts): an exec its own timeout plus a
+ * margin, a file transfer a time that grows with its bytes, the rest a fixed bound.
  */
 import { SandboxError, type DirEntry, type ExecResult, type FileStat } from "../provider.js";
 import { agentError, AgentConnection, type Forwarded } from "./connection.js";
+import { channelLimits, fileDeadlineMs, type ChannelLimits } from "./channel-limits.js";
 import { CHUNK_BYTES } from "./protocol.js";
 
 /** The sandbox is untrusted: bound what it can make the host hold in memory. */
@@ -29,21 +32,27 @@ export interface ExecRequest {
 
 /** The agent's operations, typed. */
 export class AgentClient {
+  readonly limits: ChannelLimits;
+
   constructor(
     readonly socketPath: string,
     private readonly sandboxId: string,
-  ) {}
-
-  open() {
-    return AgentConnection.open(this.socketPath, this.sandboxId);
+    limits?: Partial<ChannelLimits>,
+  ) {
+    this.limits = channelLimits(limits);
   }
 
-  private async simple<T>(request: object, path?: string): Promise<T> {
+  open() {
+    return AgentConnection.open(this.socketPath, this.sandboxId, this.limits.helloMs);
+  }
+
+  private async simple<T>(request: { op: string; [key: string]: unknown }, path?: string, ms = this.limits.requestMs): Promise<T> {
     const conn = await this.open();
     try {
-      const result = conn.exchange<T>(this.sandboxId, (type, body, done) => {
+      const result = conn.exchange<T>((type, body, done) => {
         if (type === "X") done(JSON.parse(body.toString("utf8")) as T);
       });
+      conn.deadline(ms, `its agent did not answer a ${request.op} request`);
       conn.send("Q", JSON.stringify(request));
       return await result;
     } catch (error) {
@@ -58,7 +67,7 @@ export class AgentClient {
   }
 
   shutdown() {
-    return this.simple<object>({ op: "shutdown" });
+    return this.simple<object>({ op: "shutdown" }, undefined, this.limits.shutdownMs);
   }
 
   async stat(path: string): Promise<FileStat | null> {
@@ -74,14 +83,19 @@ export class AgentClient {
     try {
       const parts: Buffer[] = [];
       let total = 0;
-      const result = conn.exchange<Uint8Array>(this.sandboxId, (type, body, done, fail) => {
+      const started = Date.now();
+      // The deadline moves with each chunk: a big file may take its time, a stalled one may not.
+      const arm = () => conn.deadline(Math.max(0, started + fileDeadlineMs(this.limits, total) - Date.now()), `its agent did not finish reading ${path}`);
+      const result = conn.exchange<Uint8Array>((type, body, done, fail) => {
         if (type === "D") {
           parts.push(body);
           total += body.length;
           if (total > MAX_READ_BYTES) fail(new SandboxError("bad_input", `File larger than ${MAX_READ_BYTES / 1024 / 1024} MiB: ${path}`));
+          else arm();
         }
         else if (type === "X") done(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
       });
+      arm();
       conn.send("Q", JSON.stringify({ op: "read", path }));
       const data = await result;
       return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -96,10 +110,11 @@ export class AgentClient {
     const bytes = typeof data === "string" ? Buffer.from(data) : data;
     const conn = await this.open();
     try {
-      const result = conn.exchange<void>(this.sandboxId, (type, _body, done) => {
+      const result = conn.exchange<void>((type, _body, done) => {
         if (type === "X") done();
       });
       result.catch(() => {}); // observed below; keeps an early rejection from being "unhandled"
+      conn.deadline(fileDeadlineMs(this.limits, bytes.byteLength), `its agent did not finish writing ${path}`);
       conn.send("Q", JSON.stringify({ op: "write", path }));
       for (let offset = 0; offset < bytes.byteLength; offset += CHUNK_BYTES) {
         if (!conn.send("D", bytes.subarray(offset, Math.min(offset + CHUNK_BYTES, bytes.byteLength)))) await Promise.race([conn.drained(), result]);
@@ -118,9 +133,19 @@ export class AgentClient {
     const conn = await this.open();
     let output = "";
     const decoder = new TextDecoder("utf-8");
-    const onAbort = () => conn.send("K");
+    // The agent kills the command at its timeout, or when asked to: give it a margin, no more.
+    const margin = this.limits.execMarginMs;
+    let until = rest.timeoutMs && rest.timeoutMs > 0 ? Date.now() + rest.timeoutMs + margin : Infinity;
+    const arm = () => {
+      if (until < Infinity) conn.deadline(Math.max(0, until - Date.now()), "its agent did not report the command's end");
+    };
+    const onAbort = () => {
+      conn.send("K");
+      until = Math.min(until, Date.now() + margin);
+      arm();
+    };
     try {
-      const result = conn.exchange<ExecResult>(this.sandboxId, (type, body, done) => {
+      const result = conn.exchange<ExecResult>((type, body, done) => {
         if (type === "O") {
           const text = decoder.decode(body, { stream: true });
           if (text) {
@@ -140,6 +165,7 @@ export class AgentClient {
           done({ exitCode: x.exitCode, output, timedOut: x.timedOut, aborted: x.aborted });
         }
       });
+      arm();
       conn.socket.cork(); // one write for request, stdin and its end
       conn.send("Q", JSON.stringify({ op: "exec", ...rest }));
       if (stdin !== undefined && (typeof stdin === "string" ? stdin.length : stdin.byteLength)) conn.send("D", stdin);
@@ -162,9 +188,10 @@ export class AgentClient {
   async forward(port: number): Promise<Forwarded> {
     const conn = await this.open();
     try {
-      const result = conn.exchange<Forwarded>(this.sandboxId, (type, _body, done) => {
+      const result = conn.exchange<Forwarded>((type, _body, done) => {
         if (type === "X") done(conn.detach());
       });
+      conn.deadline(this.limits.requestMs, `its agent did not open a stream to port ${port}`);
       conn.send("Q", JSON.stringify({ op: "forward", port }));
       return await result;
     } catch (error) {

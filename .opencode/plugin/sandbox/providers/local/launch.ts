@@ -11,6 +11,11 @@
  * namespace and bind-mounts the sandbox's directory (agent included) over /run
  * there, and the runtime onto its mount point. The mounts live only in that
  * namespace: nothing to clean.
+ *
+ * The agent's stdout, stderr and bwrap's info pipe are read only until the agent is
+ * ready (a few bytes, capped): then the host closes them. Any command can reach the
+ * agent's descriptors, so a pipe the host kept reading would let it fill the host's
+ * memory; a closed one only gives the writer EPIPE.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
@@ -28,9 +33,12 @@ import {
   SANDBOX_USER,
 } from "./constants.js";
 import type { Runtime } from "./runtime.js";
+import { claimSocket } from "./socket.js";
 
 export const HOSTNAME = "sandbox";
 const READY_TIMEOUT_MS = 15_000;
+/** What the host reads from the launcher's pipes before the agent is ready (a line or two each). */
+const MAX_STARTUP_BYTES = 4096;
 
 /** Read-only host /etc entries a toolchain needs; nothing that may hold credentials (npmrc, pip.conf, gitconfig). */
 const ETC_ENTRIES = [
@@ -53,6 +61,8 @@ export interface LaunchSpec {
   network: "isolated" | "none";
   cgroupProcs: string[];
   maxOpenFiles: number;
+  /** Where the agent binds its socket, and where the host moves it once the agent is ready (socket.ts). */
+  socket: { bound: string; host: string };
   /** Called as soon as the sandbox's namespaces exist (host pid of its init), before the agent is up. */
   onInit?: (initPid: number) => void;
 }
@@ -164,7 +174,7 @@ mount -n --bind "$OCSB_DIR" /run
 if [ -n "$OCSB_RUNTIME" ]; then mount -n --bind "$OCSB_RUNTIME" /run/runtime; fi
 exec setpriv --reuid="$OCSB_UID" --regid="$OCSB_GID" --clear-groups -- "$OCSB_BWRAP" "$@"`;
 
-function collect(stream: Readable | null, limit = 4096): () => string {
+function collect(stream: Readable | null, limit = MAX_STARTUP_BYTES): () => string {
   let text = "";
   stream?.on("data", (chunk: Buffer) => {
     if (text.length < limit) text += chunk.toString("utf8");
@@ -214,12 +224,17 @@ export async function launch(spec: LaunchSpec): Promise<Launched> {
         reject(new SandboxError("unavailable", `Could not start local sandbox ${spec.id}: ${why}${stderr() ? ` — ${stderr()}` : ""}`));
       };
       const check = () => {
-        if (initPid && ready) {
-          clearTimeout(timer);
-          resolve({ child, initPid, exited });
-        }
+        if (!initPid || !ready) return;
+        claimSocket(spec.socket.bound, spec.socket.host).then(
+          () => {
+            clearTimeout(timer);
+            resolve({ child, initPid, exited });
+          },
+          (error: Error) => fail(`its agent's socket could not be claimed (${error.message})`),
+        );
       };
       info.on("data", (chunk: Buffer) => {
+        if (infoText.length > MAX_STARTUP_BYTES) return fail("bubblewrap reported too much");
         infoText += chunk.toString("utf8");
         const m = /"child-pid"\s*:\s*(\d+)/.exec(infoText);
         if (m && !initPid) {
@@ -230,6 +245,8 @@ export async function launch(spec: LaunchSpec): Promise<Launched> {
       });
       info.on("error", () => {});
       child.stdout!.on("data", (chunk: Buffer) => {
+        if (ready) return;
+        if (stdoutText.length > MAX_STARTUP_BYTES) return fail("its agent wrote too much before it was ready");
         stdoutText += chunk.toString("utf8");
         if (!ready && /^ready \d+$/m.test(stdoutText)) {
           ready = true;
@@ -239,11 +256,8 @@ export async function launch(spec: LaunchSpec): Promise<Launched> {
       exited.then((how) => fail(`it exited (${how})`));
     });
   } finally {
-    // The sandbox must never keep OpenCode alive, nor its output pile up.
+    // The sandbox must never keep OpenCode alive, nor make it read anything more.
     child.unref();
-    for (const s of [child.stdout, child.stderr, info] as Array<Readable & { unref?: () => void }>) {
-      s?.resume();
-      s?.unref?.();
-    }
+    for (const s of [child.stdout, child.stderr, info]) s?.destroy();
   }
 }

@@ -4,8 +4,13 @@
  * which connects to the port on the sandbox's own loopback — so it works in both
  * network modes (no slirp port forwarding needed) and for servers that bind only
  * to localhost inside. Listeners belong to the process that asked for them.
+ *
+ * Streams are long-lived (a dev server's HMR socket), so they have no per-request
+ * deadline; instead each sandbox has a cap on open streams (beyond it a connection is
+ * closed at once) and a stream quiet in both directions for too long is closed.
  */
-import { createServer, type Server } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
+import { channelLimits, type ChannelLimits } from "./channel-limits.js";
 import type { AgentClient } from "./client.js";
 
 /** What a host connection may send before its stream into the sandbox is open. */
@@ -13,8 +18,30 @@ const MAX_EARLY_BYTES = 1024 * 1024;
 
 export class PreviewForwarder {
   private readonly servers = new Map<number, Promise<{ server: Server; port: number }>>();
+  private readonly limits: ChannelLimits;
+  /** Open streams, all ports together. */
+  private streams = 0;
 
-  constructor(private readonly client: AgentClient) {}
+  constructor(
+    private readonly client: AgentClient,
+    limits?: Partial<ChannelLimits>,
+  ) {
+    this.limits = channelLimits(limits);
+  }
+
+  /** Counts the stream while `socket` is open and closes both ends after a quiet spell; returns what marks activity. */
+  private track(socket: Socket, ends: () => Socket[]): () => void {
+    this.streams++;
+    const timer = setTimeout(() => {
+      for (const end of ends()) end.destroy();
+    }, this.limits.previewIdleMs);
+    timer.unref?.();
+    socket.once("close", () => {
+      this.streams--;
+      clearTimeout(timer);
+    });
+    return () => void timer.refresh();
+  }
 
   /** The host port for `port` in the sandbox (one listener per sandbox port). */
   hostPort(port: number): Promise<number> {
@@ -30,6 +57,13 @@ export class PreviewForwarder {
   private listen(port: number): Promise<{ server: Server; port: number }> {
     const server = createServer((socket) => {
       socket.on("error", () => {});
+      if (this.streams >= this.limits.previewStreams) {
+        socket.destroy();
+        return;
+      }
+      let upstreamSocket: Socket | undefined;
+      const active = this.track(socket, () => (upstreamSocket ? [socket, upstreamSocket] : [socket]));
+      socket.on("data", active);
       // What the browser sends before the stream into the sandbox is open is held here.
       // Not with pause(): under Bun (OpenCode's runtime) bytes that arrive on a paused
       // socket are never delivered after resume(), and the link hangs.
@@ -42,7 +76,9 @@ export class PreviewForwarder {
       socket.on("data", hold);
       this.client.forward(port).then(
         (forwarded) => {
-          const upstream = forwarded.socket;
+          const upstream = (upstreamSocket = forwarded.socket);
+          if (socket.destroyed) return void upstream.destroy(); // closed (idle, or by the browser) while opening
+          upstream.on("data", active);
           socket.off("data", hold);
           for (const chunk of early) upstream.write(chunk);
           upstream.on("error", () => socket.destroy());
@@ -78,9 +114,11 @@ export class PreviewForwarder {
 export class PreviewForwarders {
   private readonly byId = new Map<string, PreviewForwarder>();
 
+  constructor(private readonly limits?: Partial<ChannelLimits>) {}
+
   for(id: string, client: AgentClient): PreviewForwarder {
     let forwarder = this.byId.get(id);
-    if (!forwarder) this.byId.set(id, (forwarder = new PreviewForwarder(client)));
+    if (!forwarder) this.byId.set(id, (forwarder = new PreviewForwarder(client, this.limits)));
     return forwarder;
   }
 

@@ -16,26 +16,56 @@ export function encodeFrame(type: FrameType, payload?: Uint8Array | string): Buf
   return body.length ? [head, body] : [head];
 }
 
-/** Incremental parser over a queue of chunks: no quadratic concatenation for big files. */
+/** A frame whose header declares more than its type may carry (see channel-limits.ts). */
+export interface OversizedFrame {
+  type: string;
+  size: number;
+  cap: number;
+}
+
+/**
+ * Incremental parser over a queue of chunks: no quadratic concatenation for big files.
+ * Each frame's declared size is checked against `cap(type)` as soon as its header is
+ * in: an oversized frame stops the reader before a byte of its body is held.
+ */
 export class FrameReader {
   private chunks: Buffer[] = [];
   private length = 0;
+  private stopped = false;
   /** Set once the connection switches to raw bytes (port forwarding). */
   raw = false;
 
-  constructor(private readonly onFrame: (type: string, body: Buffer) => void) {}
+  constructor(
+    private readonly onFrame: (type: string, body: Buffer) => void,
+    private readonly cap: (type: string) => number = () => Infinity,
+    private readonly onOversized: (frame: OversizedFrame) => void = () => {},
+  ) {}
 
   push(chunk: Buffer) {
+    if (this.stopped) return;
     this.chunks.push(chunk);
     this.length += chunk.length;
-    while (!this.raw && this.length >= 5) {
+    while (!this.raw && !this.stopped && this.length >= 5) {
       const head = this.peek(5);
       const size = head.readUInt32BE(1);
-      if (this.length < 5 + size) return;
       const type = String.fromCharCode(head[0]!);
+      const cap = this.cap(type);
+      if (size > cap) {
+        this.stop();
+        this.onOversized({ type, size, cap });
+        return;
+      }
+      if (this.length < 5 + size) return;
       this.take(5);
       this.onFrame(type, size ? this.take(size) : Buffer.alloc(0));
     }
+  }
+
+  /** Drops what is held and ignores everything after (the connection is being dropped). */
+  stop() {
+    this.stopped = true;
+    this.chunks = [];
+    this.length = 0;
   }
 
   /** Bytes received after the last frame (raw mode hand-over). */

@@ -14,6 +14,7 @@ import { unlink } from "node:fs/promises";
 import { SandboxError, type CreateSpec, type Diagnosis, type ProviderLog, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxState } from "../provider.js";
 import { alive, ref } from "../../util/process-ref.js";
 import { detectCgroups, removeCgroups, type CgroupSupport } from "./cgroups.js";
+import type { ChannelLimits } from "./channel-limits.js";
 import { AgentClient } from "./client.js";
 import { diagnosis, limitsReport } from "./diagnose.js";
 import { baseEnv, checkEnv } from "./env.js";
@@ -40,6 +41,8 @@ export interface LocalProviderOptions {
   log: ProviderLog;
   /** Binary to run the agent with (node or a Bun/opencode binary); default: the current runtime. */
   runtime?: string;
+  /** Deadlines and caps of the host–agent channel (tests shorten them); default DEFAULT_CHANNEL_LIMITS. */
+  channel?: Partial<ChannelLimits>;
 }
 
 interface Running {
@@ -60,13 +63,14 @@ export class LocalProvider implements SandboxProvider {
   private cgroupSupport?: Promise<CgroupSupport>;
   private readonly running = new Map<string, Running>();
   private readonly starting = new Map<string, Promise<void>>();
-  private readonly previews = new PreviewForwarders();
+  private readonly previews: PreviewForwarders;
   private warnedLimits = false;
   private exitHook?: () => void;
 
   constructor(private readonly options: LocalProviderOptions) {
     this.root = options.root;
     this.store = new Store(this.root);
+    this.previews = new PreviewForwarders(options.channel);
     checkEnv(options.env);
   }
 
@@ -210,9 +214,11 @@ export class LocalProvider implements SandboxProvider {
     const tools = await this.init();
     await this.store.layout(id, meta.uid, meta.gid);
     await unlink(this.store.socketPath(id)).catch(() => {});
+    await unlink(this.store.boundSocketPath(id)).catch(() => {});
     await this.store.agentFile(id);
+    const socket = { bound: this.store.boundSocketPath(id), host: this.store.socketPath(id) };
     const { launched, slirp, cgroups, problems } = await bringUp({
-      spec: { id, dir: this.store.dir(id), uid: meta.uid, gid: meta.gid, dropPrivileges: isRoot() },
+      spec: { id, dir: this.store.dir(id), uid: meta.uid, gid: meta.gid, dropPrivileges: isRoot(), socket },
       cgroupName: this.cgroupName(id),
       tools,
       network: this.options.network,
@@ -252,15 +258,23 @@ export class LocalProvider implements SandboxProvider {
     this.options.log.info(`local sandbox ${id} started (uid ${meta.uid}, network ${this.options.network}, agent ${tools.runtime.path})`);
   }
 
+  /**
+   * Always finishes: the agent is asked to end everything (a bounded request); when it
+   * does not answer, or its sandbox does not end, the host kills bubblewrap, the
+   * sandbox's init (its pid namespace goes with it) and, as root, every process of the
+   * sandbox's own uid.
+   */
   async stop(id: string): Promise<void> {
-    await this.meta(id);
+    const meta = await this.meta(id);
     await this.starting.get(id)?.catch(() => {});
     const entry = this.running.get(id);
     if (entry) {
-      await this.client(id).shutdown().catch(() => {});
-      const ended = await Promise.race([entry.ended.then(() => true), sleep(3000).then(() => false)]);
+      const answered = await this.client(id).shutdown().then(() => true, () => false);
+      const ended = answered && (await Promise.race([entry.ended.then(() => true), sleep(3000).then(() => false)]));
       if (!ended) {
         entry.launched.child.kill("SIGKILL");
+        killRef(ref(entry.launched.initPid));
+        if (isRoot() && meta.uid !== 0) killUid(meta.uid);
         await entry.ended;
       }
       // The namespace's last processes are reaped a moment after bwrap exits.
@@ -273,11 +287,12 @@ export class LocalProvider implements SandboxProvider {
     if (!owner) return;
     if (alive(owner.owner) && alive(owner.bwrap)) {
       // Owned by another process: the agent ends everything inside; the owner tidies up.
-      await this.client(id).shutdown().catch(() => {});
+      const answered = await this.client(id).shutdown().then(() => true, () => false);
       const deadline = Date.now() + 3000;
-      while (alive(owner.bwrap) && Date.now() < deadline) await sleep(20);
+      while (answered && alive(owner.bwrap) && Date.now() < deadline) await sleep(20);
       killRef(owner.bwrap);
       killRef(owner.init);
+      if (isRoot() && meta.uid !== 0) killUid(meta.uid);
       return;
     }
     // Its owner died: tidy up under the start lock, so a concurrent restart is not hit.
@@ -314,7 +329,7 @@ export class LocalProvider implements SandboxProvider {
   // ---- handles ----------------------------------------------------------------------
 
   private client(id: string) {
-    return new AgentClient(this.store.socketPath(id), id);
+    return new AgentClient(this.store.socketPath(id), id, this.options.channel);
   }
 
   private handle(meta: Meta): Sandbox {

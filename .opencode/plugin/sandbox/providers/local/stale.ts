@@ -20,6 +20,7 @@ export async function cleanupDead(store: Store, id: string, owner: Owner, meta: 
   if (isRoot() && meta && meta.uid !== 0) killUid(meta.uid);
   await removeCgroups(owner.cgroups);
   await unlink(store.socketPath(id)).catch(() => {});
+  await unlink(store.boundSocketPath(id)).catch(() => {});
   await store.removeOwner(id);
 }
 

@@ -10,7 +10,8 @@
  *   <root>/<id>/etc/                 generated passwd, group, hosts, resolv.conf
  *   <root>/<id>/project/             → PROJECT_DIR   (sandbox uid)
  *   <root>/<id>/home/                → SANDBOX_HOME  (sandbox uid)
- *   <root>/<id>/run/                 → RUN_DIR_INSIDE: the agent's socket (sandbox uid)
+ *   <root>/<id>/run/                 → RUN_DIR_INSIDE: where the agent binds its socket (sandbox uid)
+ *   <root>/<id>/agent.sock           the agent's socket, moved here once it is up (socket.ts)
  *
  * Only project/, home/ and run/ are bound writable; the host-side files the
  * provider trusts (meta, owner, etc) are out of the sandbox's reach.
@@ -52,7 +53,10 @@ export class Store {
   metaPath = (id: string) => join(this.root, id, "meta.json");
   ownerPath = (id: string) => join(this.root, id, "owner.json");
   lockPath = (id: string) => join(this.root, id, "start.lock");
-  socketPath = (id: string) => join(this.root, id, "run", "agent.sock");
+  /** Where the host connects: out of the sandbox's reach. */
+  socketPath = (id: string) => join(this.root, id, "agent.sock");
+  /** Where the agent binds before the host claims the socket. */
+  boundSocketPath = (id: string) => join(this.root, id, "run", "agent.sock");
 
   static checkId(id: string) {
     if (!ID_PATTERN.test(id)) throw new SandboxError("bad_input", `Invalid sandbox id "${id}": letters, digits, '.', '_' and '-' only, at most 64`);
