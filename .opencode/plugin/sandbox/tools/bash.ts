@@ -200,7 +200,7 @@ export function bashTool(deps: ToolDeps, options: BashToolOptions = {}) {
 
       const box = await getSandbox();
       const sandboxCwd = hostToSandbox(cwd, deps.directory, box.projectDir);
-      const probe = portProbe();
+      const probe = portProbe({ known: ports.known(box.id) });
       const portLines = async (raw: string) => {
         const parsed = probe.parse(raw);
         return { output: parsed.output, lines: parsed.report ? await ports.observe(box, ctx.sessionID, parsed.report) : [] };

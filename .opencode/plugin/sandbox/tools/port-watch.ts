@@ -23,6 +23,12 @@ export class PortWatch {
 
   constructor(private readonly o: { log: Logger; notify?: Notify }) {}
 
+  /** The ports the last report of this sandbox saw (undefined before its first). */
+  known(sandboxId: string): number[] | undefined {
+    const seen = this.sandboxes.get(sandboxId);
+    return seen && [...seen.listening];
+  }
+
   /** Lines for the tool's output (empty when nothing changed). */
   async observe(box: Sandbox, sessionID: string, report: PortReport): Promise<string[]> {
     let seen = this.sandboxes.get(box.id);
