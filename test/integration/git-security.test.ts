@@ -10,7 +10,7 @@ afterAll(async () => {
   await cleanupAll();
 });
 
-describe.each(providerCases())("a malicious sandbox repository on $name", ({ make }) => {
+describe.each(providerCases())("a malicious sandbox repository on $name", { timeout: 180_000 }, ({ make }) => {
   it("runs no hook, fsmonitor or filter driver on the host — also when the branch is checked out and fast-forwards", async () => {
     const repo = await makeRepo({ "f.txt": "original\n" });
     const marks = await tempDir("markers-");
