@@ -3,7 +3,9 @@
  * replaced by a sandboxed twin with the same id (bash with two companions for its
  * background mode), and the fail-closed guard refuses whatever else would run on the host.
  */
+import { join } from "node:path";
 import type { Hooks } from "@opencode-ai/plugin";
+import { dataHome } from "../core/paths.js";
 import { applyPatchTool } from "../tools/apply-patch.js";
 import { bashTool } from "../tools/bash.js";
 import { bashOutputTool } from "../tools/bash-output.js";
@@ -13,6 +15,7 @@ import { editTool } from "../tools/edit.js";
 import { globTool } from "../tools/glob.js";
 import { grepTool } from "../tools/grep.js";
 import { PortWatch } from "../tools/port-watch.js";
+import { toldPortsIn } from "../tools/told-ports.js";
 import { readTool } from "../tools/read.js";
 import { webfetchTool } from "../tools/webfetch.js";
 import { writeTool } from "../tools/write.js";
@@ -23,9 +26,18 @@ export interface ToolsPluginOptions {
   otherTools?: string[];
 }
 
+/** Where the links told per sandbox are kept across OpenCode processes (none without a data directory). */
+function toldPorts() {
+  try {
+    return toldPortsIn(join(dataHome(), "opencode", "storage", "opencode-sandboxed-ports"));
+  } catch {
+    return undefined;
+  }
+}
+
 export function toolsPlugin(deps: ToolDeps, options: ToolsPluginOptions = {}): Pick<Hooks, "tool" | "tool.execute.before"> {
   const tool = {
-    bash: bashTool(deps, { ports: new PortWatch(deps) }),
+    bash: bashTool(deps, { ports: new PortWatch({ ...deps, store: toldPorts() }) }),
     // bash's background mode: a process's output, and stopping it.
     bash_output: bashOutputTool(deps),
     bash_stop: bashStopTool(deps),

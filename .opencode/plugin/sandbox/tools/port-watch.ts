@@ -8,6 +8,7 @@ import type { Logger } from "../core/logger.js";
 import type { Sandbox } from "../providers/provider.js";
 import type { Notify } from "../service/notices.js";
 import type { PortReport } from "./port-probe.js";
+import type { ToldPorts } from "./told-ports.js";
 
 interface Seen {
   /** Ports listening at the last report: only ports that start listening after it are servers to tell about. */
@@ -21,7 +22,7 @@ interface Seen {
 export class PortWatch {
   private readonly sandboxes = new Map<string, Seen>();
 
-  constructor(private readonly o: { log: Logger; notify?: Notify }) {}
+  constructor(private readonly o: { log: Logger; notify?: Notify; store?: ToldPorts }) {}
 
   /** The ports the last report of this sandbox saw (undefined before its first). */
   known(sandboxId: string): number[] | undefined {
@@ -32,8 +33,14 @@ export class PortWatch {
   /** Lines for the tool's output (empty when nothing changed). */
   async observe(box: Sandbox, sessionID: string, report: PortReport): Promise<string[]> {
     let seen = this.sandboxes.get(box.id);
-    // The first report of a sandbox: what listened before its command is the sandbox's own (a daemon, a server of an earlier process).
-    if (!seen) this.sandboxes.set(box.id, (seen = { listening: new Set(report.before), told: new Map(), serving: new Set() }));
+    if (!seen) {
+      // The first report of a sandbox in this process: what listened before its command is the sandbox's own
+      // (a daemon, a server of an earlier process); what an earlier process told is checked again.
+      const told = (await this.o.store?.load(box.id)) ?? new Map<number, string>();
+      seen = this.sandboxes.get(box.id) ?? { listening: new Set(report.before), told, serving: new Set(told.keys()) };
+      this.sandboxes.set(box.id, seen);
+    }
+    const toldBefore = JSON.stringify([...seen.told]);
     const now = new Set(report.after);
     const lines: string[] = [];
     for (const port of report.after) {
@@ -61,6 +68,8 @@ export class PortWatch {
       );
     }
     seen.listening = now;
+    if (this.o.store && JSON.stringify([...seen.told]) !== toldBefore)
+      await this.o.store.save(box.id, seen.told).catch((error) => this.o.log.warn(`told ports not saved: ${(error as Error).message}`, sessionID));
     return lines;
   }
 }
