@@ -151,4 +151,25 @@ describe("live preview links in real OpenCode: Daytona through the stand-in", ()
     expect(refs.length).toBeGreaterThan(0);
     expect(linksSeen.every((l) => !refs.some((id) => l.includes(`/preview/${id}/`)))).toBe(true);
   }, 400_000);
+
+  it("a stopped sandbox resumed by a new OpenCode process (opencode run --session): the next bash result says the server no longer listens", async () => {
+    standin = await startDaytonaStandin({ daemon: "shell" });
+    bench = await Workbench.create({
+      options: { provider: "daytona" },
+      env: { DAYTONA_API_KEY: standin.apiKey, DAYTONA_API_URL: standin.apiUrl, DAYTONA_TARGET: "us" },
+    });
+    bench.model.set([bash("python3 -m http.server 8000 > /dev/null 2>&1 &"), { text: "ok" }]);
+    expect((await bench.run("serve")).code).toBe(0);
+    const link = /The user can open it at (\S+)/.exec(bench.model.lastToolResult() ?? "")?.[1];
+    expect(link, bench.model.lastToolResult()).toBeDefined();
+    const [sessionID, record] = Object.entries(bench.state().sessions).find(([, r]) => !r.parentId)!;
+    await standin.platform.stop(record.sandboxId);
+    await until(() => standin!.sandbox(record.sandboxId)?.state === "stopped", "the sandbox to stop");
+
+    bench.model.set([bash("echo back"), { text: "ok" }]);
+    expect((await bench.run("again", { args: ["--session", sessionID] })).code).toBe(0);
+    expect(bench.model.lastToolResult()).toBe(
+      `back\n\n\nPort 8000 is no longer listening (its server ended, or the sandbox was started again): ${link} does not answer until a server listens on it again.`,
+    );
+  }, 400_000);
 });
