@@ -20,6 +20,7 @@ import { editTool } from "../.opencode/plugin/sandbox/tools/edit.js";
 import { globTool } from "../.opencode/plugin/sandbox/tools/glob.js";
 import { grepTool } from "../.opencode/plugin/sandbox/tools/grep.js";
 import { readTool } from "../.opencode/plugin/sandbox/tools/read.js";
+import { SeenFiles } from "../.opencode/plugin/sandbox/tools/seen-files.js";
 import { writeTool } from "../.opencode/plugin/sandbox/tools/write.js";
 import { KeyedQueue } from "../.opencode/plugin/sandbox/util/keyed-queue.js";
 import { startDaytonaStandin } from "../test/standin/daytona/index.js";
@@ -39,7 +40,7 @@ async function main() {
   const { apiKey: _, ...daytona } = config.daytona;
   const provider = new DaytonaProvider({ ...daytona, apiKey: standin.apiKey, apiUrl: standin.apiUrl, target: "us", installationId: "bench00000000000", log: silentLogger });
   const service = new ProjectService({ projectId: "bench", worktree: repo, directory: repo, config, log: silentLogger, notify: () => {}, stateDir: join(repo, ".state"), provider: async () => provider });
-  const deps: ToolDeps = { directory: repo, config, log: silentLogger, locks: new KeyedQueue(), sandboxFor: (id) => service.sandboxFor(id) };
+  const deps: ToolDeps = { directory: repo, config, log: silentLogger, locks: new KeyedQueue(), seen: new SeenFiles(), sandboxFor: (id) => service.sandboxFor(id) };
   const ctx = { sessionID: "ses_bench", messageID: "m", agent: "build", directory: repo, worktree: repo, abort: new AbortController().signal, metadata() {}, async ask() {} } as unknown as ToolContext;
   const run = (tool: AnyTool, args: Record<string, unknown>) => tool.execute(z.object(tool.args).parse(args), ctx);
   const cost = async (fn: () => Promise<unknown>) => {
@@ -57,6 +58,11 @@ async function main() {
     };
     await measure("read", () => run(readTool(deps), { filePath: join(repo, "file1.ts") }));
     await measure("write (small)", (i) => run(writeTool(deps), { filePath: join(repo, `out${i}.txt`), content: `call ${i}\n` }));
+    await measure("write (after a read)", async (i) => {
+      await run(readTool(deps), { filePath: join(repo, "file3.ts") });
+      standin.resetRequests();
+      await run(writeTool(deps), { filePath: join(repo, "file3.ts"), content: `export const v3 = ${i};\n` });
+    });
     await measure("edit", (i) => run(editTool(deps), { filePath: join(repo, "file2.ts"), oldString: `v2 = ${i + 2}`, newString: `v2 = ${i + 3}` }));
     await measure("glob", () => run(globTool(deps), { pattern: "**/*.ts" }));
     await measure("grep", () => run(grepTool(deps), { pattern: "TODO 1\\d" }));

@@ -117,6 +117,22 @@ describe.each(contractProviders)("provider contract: $name", (entry) => {
       expect(Buffer.from(await sb.readFile("deep/a/b/c.txt")).toString()).toBe("é\n");
     });
 
+    it("a write can be made conditional on what the file holds now (compare-and-swap)", async () => {
+      const path = `cas/${randomBytes(4).toString("hex")}.txt`;
+      const text = (b: Uint8Array) => Buffer.from(b).toString();
+      await sb.writeFile(path, "one\n", { expect: null }); // nothing there: written
+      await expect(sb.writeFile(path, "two\n", { expect: null })).rejects.toSatisfy((e) => isSandboxError(e, "changed"));
+      await expect(sb.writeFile(path, "two\n", { expect: Buffer.from("other\n") })).rejects.toSatisfy((e) => isSandboxError(e, "changed"));
+      expect(text(await sb.readFile(path))).toBe("one\n"); // nothing written by a refused write
+      await sb.writeFile(path, "two\n", { expect: Buffer.from("one\n") });
+      expect(text(await sb.readFile(path))).toBe("two\n");
+      // Changed behind the writer's back (a command): refused, the command's content kept.
+      await sb.exec(`echo three > ${path}`);
+      await expect(sb.writeFile(path, "four\n", { expect: Buffer.from("two\n") })).rejects.toSatisfy((e) => isSandboxError(e, "changed"));
+      expect(text(await sb.readFile(path))).toBe("three\n");
+      expect((await sb.readDir("cas")).map((e) => e.name)).toEqual([path.split("/")[1]]); // no temporary file left
+    });
+
     it("missing files, directories and stat say what they are", async () => {
       await expect(sb.readFile("no/such/file")).rejects.toSatisfy((e) => isSandboxError(e, "file_not_found"));
       await sb.exec("mkdir -p adir/inner && echo x > adir/f && ln -sf f adir/link");

@@ -7,12 +7,15 @@ import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, lstat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { createHash } from "node:crypto";
 import { ShellProcesses } from "../../.opencode/plugin/sandbox/providers/processes.js";
 import {
   SandboxError,
   type CreateSpec,
   type Diagnosis,
   type ProcessStart,
+  type WriteOptions,
+  expectation,
   type DirEntry,
   type ExecOptions,
   type ExecResult,
@@ -116,7 +119,12 @@ class DirSandbox implements Sandbox {
       fsError(e, path);
     }
   }
-  async writeFile(path: string, data: Uint8Array | string) {
+  async writeFile(path: string, data: Uint8Array | string, options: WriteOptions = {}) {
+    const expected = expectation(options.expect);
+    if (expected) {
+      const now = await readFile(path).then((b) => createHash("sha256").update(b).digest("hex"), () => "absent");
+      if (now !== expected) throw new SandboxError("changed", `Changed since it was read: ${path}`);
+    }
     try {
       await mkdir(dirname(path), { recursive: true });
       const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;

@@ -101,7 +101,7 @@ function netIsolated(s: Sandbox): Sandbox {
     projectDir: s.projectDir,
     exec: (command, options) => s.exec(`exec bwrap --dev-bind / / --unshare-net sh -c ${shq(command)}`, options),
     readFile: (p) => s.readFile(p),
-    writeFile: (p, d) => s.writeFile(p, d),
+    writeFile: (p, d, o) => s.writeFile(p, d, o),
     stat: (p) => s.stat(p),
     readDir: (p) => s.readDir(p),
     remove: (p) => s.remove(p),

@@ -30,7 +30,7 @@ export function stableHandle(initial: Sandbox, source: HandleSource): Sandbox {
     get projectDir() { return last.projectDir; },
     exec: (command, options) => call((s) => s.exec(command, options)),
     readFile: (path) => call((s) => s.readFile(path)),
-    writeFile: (path, data) => call((s) => s.writeFile(path, data)),
+    writeFile: (path, data, options) => call((s) => s.writeFile(path, data, options)),
     stat: (path) => call((s) => s.stat(path)),
     readDir: (path) => call((s) => s.readDir(path)),
     remove: (path) => call((s) => s.remove(path)),

@@ -12,6 +12,7 @@ import { isSandboxError } from "../providers/provider.js";
 import { ProjectService } from "../service/project.js";
 import type { ToolDeps } from "../tools/deps.js";
 import { KeyedQueue } from "../util/keyed-queue.js";
+import { SeenFiles } from "../tools/seen-files.js";
 import { previewUrlTool } from "../tools/preview-url.js";
 import { onEvent } from "./events.js";
 import { sandboxMergeTool } from "./merge-tool.js";
@@ -61,6 +62,7 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
     config,
     log,
     locks: new KeyedQueue(),
+    seen: new SeenFiles(),
     notify: (notice) => renderNotice(toast, log, notice),
     async sandboxFor(sessionID) {
       try {

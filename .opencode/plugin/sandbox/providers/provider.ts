@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * The seam between tools/sync and whatever runs the sandbox. Shaped by what the
  * tools and git sync need, not by either SDK. Tools only ever see `Sandbox`.
@@ -97,6 +99,21 @@ export interface Diagnosis {
   checks: Check[];
 }
 
+export interface WriteOptions {
+  /**
+   * Write only if the file holds exactly this now (null: nothing is there); otherwise
+   * throw SandboxError `changed` and write nothing. A compare-and-swap: a caller that
+   * knows the content skips reading it first, and never overwrites what changed since.
+   */
+  expect?: Uint8Array | null;
+}
+
+/** The `expect` of a write as it travels: "absent", or the sha256 (hex) of the expected content. */
+export function expectation(expect: Uint8Array | null | undefined): string | undefined {
+  if (expect === undefined) return undefined;
+  return expect === null ? "absent" : createHash("sha256").update(expect).digest("hex");
+}
+
 export interface PreviewLink {
   url: string;
   /** Headers a client must send (e.g. a private Daytona sandbox's preview token). */
@@ -114,7 +131,7 @@ export interface Sandbox {
   /** Throws SandboxError file_not_found / is_directory / permission_denied. Follows symlinks only inside the sandbox. */
   readFile(path: string): Promise<Uint8Array>;
   /** Creates parent directories. Atomic: readers see the old or the new content. */
-  writeFile(path: string, data: Uint8Array | string): Promise<void>;
+  writeFile(path: string, data: Uint8Array | string, options?: WriteOptions): Promise<void>;
   /** null when nothing is at `path`. Does not follow a final symlink. */
   stat(path: string): Promise<FileStat | null>;
   readDir(path: string): Promise<DirEntry[]>;
@@ -162,7 +179,9 @@ export type SandboxErrorKind =
   | "file_not_found"
   | "is_directory"
   | "not_directory"
-  | "permission_denied";
+  | "permission_denied"
+  /** A compare-and-swap write found other content than expected. */
+  | "changed";
 
 export class SandboxError extends Error {
   override readonly name = "SandboxError";

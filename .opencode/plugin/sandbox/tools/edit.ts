@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { tool, type ToolContext } from "@opencode-ai/plugin";
 import type { ToolDeps } from "./deps.js";
 import { ERR_IDENTICAL, replace } from "./edit-replacers.js";
-import { decodeText, fileDiff, type FileDiff, joinBom, locate, readAny, splitBom, throwIfAborted } from "./file-util.js";
+import { decodeText, fileDiff, type FileDiff, joinBom, locate, splitBom, throwIfAborted, writeAgainst } from "./file-util.js";
 import { assertExternalDirectory } from "./shared.js";
 
 export const EDIT_DESCRIPTION =
@@ -52,21 +52,26 @@ export function editTool(deps: ToolDeps) {
         return;
       }
 
-      const found = await readAny(sandbox, target.sandbox).catch(() => ({ kind: undefined }) as const);
-      if (!found.kind) throw new Error(`File ${file} not found`);
-      if (found.kind === "directory") throw new Error(`Path is a directory, not a file: ${file}`);
-      const current = decodeText(found.bytes);
-      const before = current.text;
-      // Match and replace in the file's own line endings, whatever the model sent.
-      const eol = lineEnding(before);
-      const oldString = toEnding(toLf(args.oldString), eol);
-      const newString = toEnding(toLf(args.newString), eol);
-      const replaced = splitBom(replace(before, oldString, newString, args.replaceAll));
-      const after = replaced.text;
-      changes = fileDiff(file, toLf(before), toLf(after));
-      await ask();
-      throwIfAborted(ctx.abort);
-      await sandbox.writeFile(target.sandbox, joinBom(after, current.bom || replaced.bom));
+      await writeAgainst(deps, sandbox, target.sandbox, "read", (found) => {
+        if (!found.kind) throw new Error(`File ${file} not found`);
+        if (found.kind === "directory") throw new Error(`Path is a directory, not a file: ${file}`);
+        const current = decodeText(found.bytes);
+        const before = current.text;
+        // Match and replace in the file's own line endings, whatever the model sent.
+        const eol = lineEnding(before);
+        const oldString = toEnding(toLf(args.oldString), eol);
+        const newString = toEnding(toLf(args.newString), eol);
+        const replaced = splitBom(replace(before, oldString, newString, args.replaceAll));
+        const after = replaced.text;
+        changes = fileDiff(file, toLf(before), toLf(after));
+        return {
+          data: joinBom(after, current.bom || replaced.bom),
+          ask: async () => {
+            await ask();
+            throwIfAborted(ctx.abort);
+          },
+        };
+      });
     });
 
     const { diff, additions, deletions } = changes;

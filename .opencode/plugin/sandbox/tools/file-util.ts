@@ -60,6 +60,61 @@ export async function readAny(sandbox: Sandbox, p: string): Promise<Found> {
   }
 }
 
+/** What a write will put in the file, and the permission request (with its diff) to make first. */
+export interface Prepared {
+  data: string;
+  ask(): Promise<void>;
+}
+
+/**
+ * Writes what `prepare` makes of the file's current content, asking the user's
+ * permission first, with compare-and-swap against that content. The content comes from
+ * what this plugin last read or wrote (`deps.seen`: no round trip), else — `unknown:
+ * "absent"` — the file is taken to be new, else it is read. When remembered content
+ * proves stale (the write finds the file changed, or `prepare` fails on it) the file is
+ * read again and prepared and asked once more, with the true diff; a permission refused
+ * is never asked again. Returns what the file held before the write.
+ */
+export async function writeAgainst(
+  deps: Pick<ToolDeps, "seen">,
+  sandbox: Sandbox,
+  file: string,
+  unknown: "absent" | "read",
+  prepare: (found: Found) => Prepared,
+): Promise<Found> {
+  const known = deps.seen?.get(sandbox.id, file);
+  // Without a memory of files (tests, a face that keeps none) nothing is assumed: the file is read.
+  const assumeAbsent = unknown === "absent" && deps.seen !== undefined;
+  let found: Found = known ? { kind: "file", bytes: known } : assumeAbsent ? { kind: undefined } : await readAny(sandbox, file);
+  let remembered = known !== undefined || assumeAbsent;
+  const fresh = async () => {
+    remembered = false;
+    deps.seen?.set(sandbox.id, file, undefined);
+    found = await readAny(sandbox, file);
+  };
+  for (;;) {
+    let prepared: Prepared;
+    try {
+      prepared = prepare(found);
+    } catch (error) {
+      if (!remembered) throw error;
+      await fresh();
+      continue;
+    }
+    await prepared.ask();
+    try {
+      await sandbox.writeFile(file, prepared.data, { expect: found.kind === "file" ? found.bytes : null });
+    } catch (error) {
+      // Assumed new but a directory is there: read, and let `prepare` say what the built-in says.
+      if (!remembered || !isSandboxError(error, "changed", "is_directory")) throw error;
+      await fresh();
+      continue;
+    }
+    deps.seen?.set(sandbox.id, file, Buffer.from(prepared.data));
+    return found;
+  }
+}
+
 /** Text as the built-in editors see it: invalid UTF-8 becomes U+FFFD, the BOM split off. */
 export function decodeText(bytes: Uint8Array): BomText {
   return splitBom(new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes));

@@ -125,6 +125,7 @@ export function readTool(deps: ToolDeps) {
 
     if (found.kind !== "file") return notFound(sandbox, shown, target.sandbox);
     const bytes = found.bytes;
+    deps.seen?.set(sandbox.id, target.sandbox, bytes);
     const sample = bytes.subarray(0, SAMPLE_BYTES);
     const mime = sniffMime(sample, shown);
     if (ATTACHABLE_IMAGES.has(mime) || mime === "application/pdf") {

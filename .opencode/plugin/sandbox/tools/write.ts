@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { tool, type ToolContext } from "@opencode-ai/plugin";
 import type { ToolDeps } from "./deps.js";
-import { decodeText, fileDiff, joinBom, locate, readAny, splitBom, throwIfAborted } from "./file-util.js";
+import { decodeText, fileDiff, joinBom, locate, splitBom, throwIfAborted, writeAgainst } from "./file-util.js";
 import { assertExternalDirectory } from "./shared.js";
 
 export const WRITE_DESCRIPTION = `Writes a file to the local filesystem.
@@ -28,16 +28,23 @@ export function writeTool(deps: ToolDeps) {
 
     let exists = false;
     await deps.locks.run(`${sandbox.id}:${target.sandbox}`, async () => {
-      const found = await readAny(sandbox, target.sandbox);
-      exists = found.kind !== undefined;
-      // The built-in fails reading the old content; this is its (Effect PlatformError) wording.
-      if (found.kind === "directory") throw new Error(`BadResource: FileSystem.readFile (${file})`);
-      const old = found.kind === "file" ? decodeText(found.bytes) : { bom: false, text: "" };
-      const next = splitBom(args.content);
-      const { diff } = fileDiff(file, old.text, next.text);
-      await ctx.ask({ permission: "edit", patterns: [path.relative(worktree, file)], always: ["*"], metadata: { filepath: file, diff } });
-      throwIfAborted(ctx.abort);
-      await sandbox.writeFile(target.sandbox, joinBom(next.text, old.bom || next.bom));
+      // A file this plugin has not seen is taken to be new (OpenCode has the model read a file
+      // before it overwrites it); the compare-and-swap catches it when it is not.
+      const before = await writeAgainst(deps, sandbox, target.sandbox, "absent", (found) => {
+        // The built-in fails reading the old content; this is its (Effect PlatformError) wording.
+        if (found.kind === "directory") throw new Error(`BadResource: FileSystem.readFile (${file})`);
+        const old = found.kind === "file" ? decodeText(found.bytes) : { bom: false, text: "" };
+        const next = splitBom(args.content);
+        const { diff } = fileDiff(file, old.text, next.text);
+        return {
+          data: joinBom(next.text, old.bom || next.bom),
+          ask: async () => {
+            await ctx.ask({ permission: "edit", patterns: [path.relative(worktree, file)], always: ["*"], metadata: { filepath: file, diff } });
+            throwIfAborted(ctx.abort);
+          },
+        };
+      });
+      exists = before.kind !== undefined;
     });
 
     return {

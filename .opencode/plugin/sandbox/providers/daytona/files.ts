@@ -24,8 +24,13 @@ export interface FileTransport {
 }
 
 // $3 = "inline": the content is $4 (base64); otherwise it was uploaded to $2 already.
+// $5: what the file must hold now — "absent", a sha256, or "" (anything).
 const WRITE = `p="$1"; t="$2"
 [ -d "$p" ] && { rm -f "$t"; echo "is a directory"; exit 21; }
+if [ -n "$5" ]; then
+  if [ -e "$p" ]; then c=$(sha256sum < "$p" | cut -d" " -f1); else c=absent; fi
+  [ "$c" = "$5" ] || { rm -f "$t"; echo "changed"; exit 17; }
+fi
 mkdir -p "$(dirname "$p")" || exit 13
 if [ "$3" = inline ]; then printf %s "$4" | base64 -d > "$t" || { rm -f "$t"; exit 13; }; fi
 mv -f "$t" "$p" || { rm -f "$t"; exit 13; }`;
@@ -56,6 +61,7 @@ function failure(code: number | null, path: string, output: string): SandboxErro
   if (code === 2) return new SandboxError("file_not_found", `File not found: ${path}`);
   if (code === 20) return new SandboxError("not_directory", `Not a directory: ${path}`);
   if (code === 21) return new SandboxError("is_directory", `Is a directory: ${path}`);
+  if (code === 17) return new SandboxError("changed", `Changed since it was read: ${path}`);
   return new SandboxError("permission_denied", `Cannot access ${path}: ${output.trim().slice(0, 300)}`);
 }
 
@@ -77,12 +83,13 @@ export class DaytonaFiles {
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
 
-  async write(path: string, data: Uint8Array | string): Promise<void> {
+  /** `expect`: "absent" or the sha256 (hex) the file must hold now (see WriteOptions). */
+  async write(path: string, data: Uint8Array | string, expect?: string): Promise<void> {
     const bytes = Buffer.from(data);
     const tmp = posix.join(posix.dirname(path), `.${posix.basename(path)}.opencode-${randomBytes(4).toString("hex")}`);
     const inline = bytes.length <= INLINE_WRITE_BYTES;
     if (!inline) await this.transport.upload(bytes, tmp);
-    const r = await this.exec(shellScript(WRITE, path, tmp, inline ? "inline" : "uploaded", inline ? bytes.toString("base64") : ""));
+    const r = await this.exec(shellScript(WRITE, path, tmp, inline ? "inline" : "uploaded", inline ? bytes.toString("base64") : "", expect ?? ""));
     if (r.exitCode !== 0) throw failure(r.exitCode, path, r.output);
   }
 

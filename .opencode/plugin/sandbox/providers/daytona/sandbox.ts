@@ -2,7 +2,7 @@
 import { posix } from "node:path";
 import type { Sandbox as SdkSandbox } from "@daytonaio/sdk";
 import { ShellProcesses } from "../processes.js";
-import { SandboxError, type DirEntry, type ExecOptions, type ExecResult, type FileStat, type PreviewLink, type ProcessOutput, type ProcessStart, type ProviderLog, type Sandbox } from "../provider.js";
+import { SandboxError, type DirEntry, type ExecOptions, type ExecResult, type FileStat, type PreviewLink, type ProcessOutput, type ProcessStart, type ProviderLog, type Sandbox, type WriteOptions, expectation } from "../provider.js";
 import { withRetry, type RetryPolicy } from "../retry.js";
 import { toSandboxError, transient } from "./errors.js";
 import { CommandRunner } from "./exec.js";
@@ -81,8 +81,8 @@ export class DaytonaSandbox implements Sandbox {
     return this.files.read(this.path(path));
   }
 
-  async writeFile(path: string, data: Uint8Array | string): Promise<void> {
-    return this.files.write(this.path(path), data);
+  async writeFile(path: string, data: Uint8Array | string, options: WriteOptions = {}): Promise<void> {
+    return this.files.write(this.path(path), data, expectation(options.expect));
   }
 
   async stat(path: string): Promise<FileStat | null> {

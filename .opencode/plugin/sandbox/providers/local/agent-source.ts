@@ -25,7 +25,7 @@ const fs = require("node:fs");
 const fsp = require("node:fs/promises");
 const path = require("node:path");
 const { spawn } = require("node:child_process");
-const { randomBytes } = require("node:crypto");
+const { randomBytes, createHash } = require("node:crypto");
 
 const SOCKET = process.argv[2];
 // Commands like "pkill node" / "killall node" (to stop a dev server) must not take the
@@ -209,6 +209,11 @@ function writeOp(sock, st, req) {
         // Keep the mode of a file being replaced (scripts stay executable).
         const prev = await fsp.stat(target).catch(() => null);
         if (prev && prev.isDirectory()) throw Object.assign(new Error("Is a directory"), { code: "EISDIR" });
+        // A compare-and-swap write: only over the content the host expects ("absent": nothing there).
+        if (req.expect) {
+          const now = prev ? createHash("sha256").update(await fsp.readFile(target)).digest("hex") : "absent";
+          if (now !== req.expect) throw Object.assign(new Error("changed since it was read"), { code: "ECHANGED" });
+        }
         if (prev) await fh.chmod(prev.mode & 0o7777).catch(() => {});
         await fh.close(); fh = null;
         await fsp.rename(tmp, target);

@@ -106,7 +106,8 @@ export class AgentClient {
     }
   }
 
-  async writeFile(path: string, data: Uint8Array | string): Promise<void> {
+  /** `expect`: "absent" or the sha256 (hex) the file must hold now (see WriteOptions). */
+  async writeFile(path: string, data: Uint8Array | string, expect?: string): Promise<void> {
     const bytes = typeof data === "string" ? Buffer.from(data) : data;
     const conn = await this.open();
     try {
@@ -115,7 +116,7 @@ export class AgentClient {
       });
       result.catch(() => {}); // observed below; keeps an early rejection from being "unhandled"
       conn.deadline(fileDeadlineMs(this.limits, bytes.byteLength), `its agent did not finish writing ${path}`);
-      conn.send("Q", JSON.stringify({ op: "write", path }));
+      conn.send("Q", JSON.stringify({ op: "write", path, expect }));
       for (let offset = 0; offset < bytes.byteLength; offset += CHUNK_BYTES) {
         if (!conn.send("D", bytes.subarray(offset, Math.min(offset + CHUNK_BYTES, bytes.byteLength)))) await Promise.race([conn.drained(), result]);
       }

@@ -40,6 +40,8 @@ export function agentError(code: string, message: string, path?: string): Sandbo
     case "EPERM":
     case "EROFS":
       return new SandboxError("permission_denied", `Permission denied${where}`);
+    case "ECHANGED":
+      return new SandboxError("changed", `Changed since it was read${where}`);
     case "ELOOP":
       return new SandboxError("bad_input", `Too many levels of symbolic links${where}`);
     default:

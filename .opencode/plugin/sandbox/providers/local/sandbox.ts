@@ -1,7 +1,7 @@
 /** The handle tools use: every operation goes through the agent inside the sandbox. */
 import { posix } from "node:path";
 import { ShellProcesses } from "../processes.js";
-import { SandboxError, type DirEntry, type ExecOptions, type ExecResult, type FileStat, type PreviewLink, type ProcessOutput, type ProcessStart, type Sandbox } from "../provider.js";
+import { SandboxError, type DirEntry, type ExecOptions, type ExecResult, type FileStat, type PreviewLink, type ProcessOutput, type ProcessStart, type Sandbox, type WriteOptions, expectation } from "../provider.js";
 import { shellScript } from "../../util/shell.js";
 import type { AgentClient } from "./client.js";
 import { PROJECT_DIR } from "./constants.js";
@@ -43,8 +43,8 @@ export class LocalSandbox implements Sandbox {
     return this.client.readFile(insidePath(path));
   }
 
-  writeFile(path: string, data: Uint8Array | string): Promise<void> {
-    return this.client.writeFile(insidePath(path), data);
+  writeFile(path: string, data: Uint8Array | string, options: WriteOptions = {}): Promise<void> {
+    return this.client.writeFile(insidePath(path), data, expectation(options.expect));
   }
 
   stat(path: string): Promise<FileStat | null> {
