@@ -1,6 +1,7 @@
 /**
  * Live preview links inside real OpenCode (`opencode serve`, scripted model): the model
- * starts `python3 -m http.server 8000 &` as its turn's last tool call, serving a nonce
+ * starts `python3 -m http.server 8000 &` (a second session: a Node server) as its turn's
+ * last tool call, serving a nonce
  * it wrote inside the sandbox → a toast with the link arrives → the link, fetched from
  * this process and loaded by a real headless Chromium, shows the nonce while OpenCode
  * runs → once the session is deleted its link stops answering, and another session's
@@ -56,13 +57,19 @@ function chromium(url: string, ...args: string[]): Promise<string> {
   ).finally(() => rmSync(profile, { recursive: true, force: true }));
 }
 
+/** The server a turn starts on port 8000 (serving /tmp/site/index.html): Python's, or a Node one. */
+const SERVERS = {
+  python: "python3 -m http.server 8000 --directory /tmp/site > /tmp/http.log 2>&1 &",
+  node: `node -e 'require("http").createServer((q, s) => s.end(require("fs").readFileSync("/tmp/site/index.html"))).listen(8000)' > /tmp/http.log 2>&1 &`,
+};
+
 /** One session's turn: write a nonce page inside the sandbox, then serve it with `&` as the last tool call. */
-async function serveNonce(served: Served, b: Workbench, title: string): Promise<{ id: string; nonce: string }> {
+async function serveNonce(served: Served, b: Workbench, title: string, server: keyof typeof SERVERS): Promise<{ id: string; nonce: string }> {
   const nonce = `nonce-${randomBytes(8).toString("hex")}`;
   const id = await served.createSession(title);
   b.model.set([
     bash(`mkdir -p /tmp/site && echo '<html><body><h1 id="n">${nonce}</h1></body></html>' > /tmp/site/index.html`),
-    bash("python3 -m http.server 8000 --directory /tmp/site > /tmp/http.log 2>&1 &"),
+    bash(SERVERS[server]),
     { text: "The server runs." },
   ]);
   await served.prompt(id, "serve a page");
@@ -88,7 +95,7 @@ async function scenario(b: Workbench, linkPattern: RegExp, name: string) {
     return link!;
   };
 
-  const one = await serveNonce(served, b, "one");
+  const one = await serveNonce(served, b, "one", "python");
   const link1 = await newLink([]);
   const call = (await served.toolParts(one.id)).at(-1)?.state.time;
   console.log(`${name}: the & call (which sends the toast) took ${call.end - call.start} ms; link ${link1}`);
@@ -110,8 +117,8 @@ async function scenario(b: Workbench, linkPattern: RegExp, name: string) {
   expect(existsSync(screenshot) && statSync(screenshot).size > 0).toBe(true);
   console.log(`${name}: screenshot ${screenshot}`);
 
-  // A second session: its own sandbox, its own link to its own port 8000.
-  const two = await serveNonce(served, b, "two");
+  // A second session, a Node server: its own sandbox, its own link to its own port 8000.
+  const two = await serveNonce(served, b, "two", "node");
   const link2 = await newLink([link1]);
   expect(link2).not.toBe(link1);
   await until(async () => (await body(link2)) !== undefined, "the second link to answer");
@@ -128,7 +135,7 @@ async function scenario(b: Workbench, linkPattern: RegExp, name: string) {
 }
 
 describe("live preview links in real OpenCode: local provider", () => {
-  if (lacks(missingBwrap(), missingCommand("slirp4netns"), missingCommand("python3"), missingCommand("chromium"))) return;
+  if (lacks(missingBwrap(), missingCommand("slirp4netns"), missingCommand("python3"), missingCommand("node"), missingCommand("chromium"))) return;
 
   it("a server started with & as the turn's last call: toast with the link; host fetch and Chromium show the nonce; deleting the session ends its link only", async () => {
     bench = await Workbench.create();
@@ -137,7 +144,7 @@ describe("live preview links in real OpenCode: local provider", () => {
 });
 
 describe("live preview links in real OpenCode: Daytona through the stand-in", () => {
-  if (lacks(missingRoot(), missingBwrap(), missingCommand("python3"), missingCommand("chromium"))) return;
+  if (lacks(missingRoot(), missingBwrap(), missingCommand("python3"), missingCommand("node"), missingCommand("chromium"))) return;
 
   it("the same with a signed link of the stand-in's preview proxy", async () => {
     standin = await startDaytonaStandin({ daemon: "shell" });
