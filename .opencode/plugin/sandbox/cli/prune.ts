@@ -9,10 +9,9 @@ import type { SandboxInfo } from "../providers/provider.js";
 import { withContext } from "./context.js";
 import { EXIT, err, out } from "./output.js";
 
-/** A sandbox's creation time, when its provider tells it (the seam's SandboxInfo does not require it). */
+/** A sandbox's creation time, when its provider tells it. */
 function createdAt(info: SandboxInfo): number | undefined {
-  const value = (info as SandboxInfo & { createdAt?: unknown }).createdAt;
-  const ms = typeof value === "string" || typeof value === "number" ? new Date(value).getTime() : NaN;
+  const ms = info.createdAt ? new Date(info.createdAt).getTime() : NaN;
   return Number.isFinite(ms) ? ms : undefined;
 }
 

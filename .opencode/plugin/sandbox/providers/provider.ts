@@ -19,6 +19,8 @@ export interface SandboxInfo {
   id: string;
   state: SandboxState;
   labels: Record<string, string>;
+  /** When it was created (ISO 8601), when the provider knows: a young unmapped sandbox may be another process's, being set up. */
+  createdAt?: string;
 }
 
 export interface CreateSpec {

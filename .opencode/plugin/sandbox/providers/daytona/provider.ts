@@ -179,7 +179,7 @@ export class DaytonaProvider implements SandboxProvider {
 
   private info(sdk: SdkSandbox): SandboxInfo {
     const state = seamState(sdk.state);
-    return { id: sdk.id, state: state === "gone" ? "error" : state, labels: { ...sdk.labels } };
+    return { id: sdk.id, state: state === "gone" ? "error" : state, labels: { ...sdk.labels }, createdAt: sdk.createdAt };
   }
 
   async connect(id: string): Promise<Sandbox> {

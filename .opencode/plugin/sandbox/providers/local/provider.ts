@@ -160,7 +160,7 @@ export class LocalProvider implements SandboxProvider {
 
   async get(id: string): Promise<SandboxInfo> {
     const meta = await this.meta(id);
-    return { id, state: await this.state(id), labels: { ...meta.labels } };
+    return { id, state: await this.state(id), labels: { ...meta.labels }, createdAt: meta.createdAt };
   }
 
   async list(labels: Record<string, string>): Promise<SandboxInfo[]> {
@@ -168,7 +168,7 @@ export class LocalProvider implements SandboxProvider {
     for (const id of await this.store.ids()) {
       const meta = await this.store.readMeta(id);
       if (!meta || !Object.entries(labels).every(([k, v]) => meta.labels[k] === v)) continue;
-      out.push({ id, state: await this.state(id), labels: { ...meta.labels } });
+      out.push({ id, state: await this.state(id), labels: { ...meta.labels }, createdAt: meta.createdAt });
     }
     return out;
   }
