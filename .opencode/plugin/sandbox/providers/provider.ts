@@ -21,6 +21,16 @@ export interface SandboxInfo {
   labels: Record<string, string>;
   /** When it was created (ISO 8601), when the provider knows: a young unmapped sandbox may be another process's, being set up. */
   createdAt?: string;
+  /** When it was last used (ISO 8601), when the provider knows: prune and retention spare what is in use. */
+  lastActivityAt?: string;
+}
+
+/** What a sandbox takes on disk, as far as its provider can tell without starting it. */
+export interface DiskUsage {
+  /** Bytes it uses on this machine (local: its directory). */
+  usedBytes?: number;
+  /** Bytes allocated to it (Daytona: its disk resource). */
+  allocatedBytes?: number;
 }
 
 export interface CreateSpec {
@@ -166,6 +176,8 @@ export interface SandboxProvider {
   delete(id: string): Promise<void>;
   /** Sandboxes whose labels include every given label. */
   list(labels: Record<string, string>): Promise<SandboxInfo[]>;
+  /** Its disk use, measured without starting it. Throws `sandbox_not_found`. */
+  diskUsage?(id: string): Promise<DiskUsage>;
   /** OpenCode is exiting: end what this process owns. */
   dispose?(): Promise<void>;
 }

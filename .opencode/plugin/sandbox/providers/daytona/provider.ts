@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import type { Daytona, Sandbox as SdkSandbox } from "@daytonaio/sdk";
-import { SandboxError, type Check, type CreateSpec, type Diagnosis, type ProviderLog, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxState } from "../provider.js";
+import { SandboxError, type Check, type CreateSpec, type Diagnosis, type DiskUsage, type ProviderLog, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxState } from "../provider.js";
 import { shq } from "../../util/shell.js";
 import { withRetry, type RetryPolicy } from "../retry.js";
 import { createClient } from "./client.js";
@@ -179,7 +179,15 @@ export class DaytonaProvider implements SandboxProvider {
 
   private info(sdk: SdkSandbox): SandboxInfo {
     const state = seamState(sdk.state);
-    return { id: sdk.id, state: state === "gone" ? "error" : state, labels: { ...sdk.labels }, createdAt: sdk.createdAt };
+    // Daytona's own activity time where it sends one; else its last change (start, stop).
+    const lastActivityAt = sdk.lastActivityAt ?? sdk.updatedAt;
+    return { id: sdk.id, state: state === "gone" ? "error" : state, labels: { ...sdk.labels }, createdAt: sdk.createdAt, lastActivityAt };
+  }
+
+  /** Daytona tells the disk it allocated (GiB), not what is used of it: that would need the sandbox started. */
+  async diskUsage(id: string): Promise<DiskUsage> {
+    const sdk = await this.sdkSandbox(id);
+    return Number.isFinite(sdk.disk) && sdk.disk > 0 ? { allocatedBytes: sdk.disk * 2 ** 30 } : {};
   }
 
   async connect(id: string): Promise<Sandbox> {

@@ -11,12 +11,13 @@
 import { createHash } from "node:crypto";
 import { unlinkSync } from "node:fs";
 import { unlink } from "node:fs/promises";
-import { SandboxError, type CreateSpec, type Diagnosis, type ProviderLog, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxState } from "../provider.js";
+import { SandboxError, type CreateSpec, type Diagnosis, type DiskUsage, type ProviderLog, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxState } from "../provider.js";
 import { alive, ref } from "../../util/process-ref.js";
 import { detectCgroups, removeCgroups, type CgroupSupport } from "./cgroups.js";
 import type { ChannelLimits } from "./channel-limits.js";
 import { AgentClient } from "./client.js";
 import { diagnosis, limitsReport } from "./diagnose.js";
+import { diskUsed } from "./disk.js";
 import { baseEnv, checkEnv } from "./env.js";
 import type { Launched } from "./launch.js";
 import type { LimitsReport } from "./limits.js";
@@ -159,8 +160,7 @@ export class LocalProvider implements SandboxProvider {
   }
 
   async get(id: string): Promise<SandboxInfo> {
-    const meta = await this.meta(id);
-    return { id, state: await this.state(id), labels: { ...meta.labels }, createdAt: meta.createdAt };
+    return this.info(await this.meta(id));
   }
 
   async list(labels: Record<string, string>): Promise<SandboxInfo[]> {
@@ -168,9 +168,25 @@ export class LocalProvider implements SandboxProvider {
     for (const id of await this.store.ids()) {
       const meta = await this.store.readMeta(id);
       if (!meta || !Object.entries(labels).every(([k, v]) => meta.labels[k] === v)) continue;
-      out.push({ id, state: await this.state(id), labels: { ...meta.labels }, createdAt: meta.createdAt });
+      out.push(await this.info(meta));
     }
     return out;
+  }
+
+  /**
+   * A running sandbox is in use now; a stopped one was last used when it ended (or
+   * last started, when its owner died without noting the end).
+   */
+  private async info(meta: Meta): Promise<SandboxInfo> {
+    const { id } = meta;
+    const state = await this.state(id);
+    const lastActivityAt = state === "started" ? new Date().toISOString() : ((await this.store.lastActive(id)) ?? meta.createdAt);
+    return { id, state, labels: { ...meta.labels }, createdAt: meta.createdAt, lastActivityAt };
+  }
+
+  async diskUsage(id: string): Promise<DiskUsage> {
+    await this.meta(id);
+    return { usedBytes: await diskUsed(this.store.dir(id)) };
   }
 
   async connect(id: string): Promise<Sandbox> {
@@ -238,12 +254,14 @@ export class LocalProvider implements SandboxProvider {
       cgroups,
     };
     await this.store.writeOwner(id, owner);
+    await this.store.markActive(id);
     let ended!: () => void;
     const entry: Running = { launched, slirp, cgroups, ended: new Promise((r) => (ended = r)) };
     this.running.set(id, entry);
     this.installExitHook();
     launched.exited.then(async (how) => {
       this.running.delete(id);
+      await this.store.markActive(id);
       this.options.log.info(`local sandbox ${id} ended (${how})`);
       entry.slirp?.stop();
       await this.previews.close(id);

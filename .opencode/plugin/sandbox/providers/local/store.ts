@@ -12,6 +12,7 @@
  *   <root>/<id>/home/                → SANDBOX_HOME  (sandbox uid)
  *   <root>/<id>/run/                 → RUN_DIR_INSIDE: where the agent binds its socket (sandbox uid)
  *   <root>/<id>/agent.sock           the agent's socket, moved here once it is up (socket.ts)
+ *   <root>/<id>/last-active          when it last started or ended (ISO time): how long it has been unused
  *
  * Only project/, home/ and run/ are bound writable; the host-side files the
  * provider trusts (meta, owner, etc) are out of the sandbox's reach.
@@ -105,6 +106,17 @@ export class Store {
 
   removeOwner(id: string) {
     return unlink(this.ownerPath(id)).catch(() => {});
+  }
+
+  /** Notes that the sandbox starts or ends now (prune and retention measure disuse from it). */
+  markActive(id: string) {
+    // Not writeAtomic: it would make the directory again when a delete removed it meanwhile.
+    return writeFile(join(this.dir(id), "last-active"), new Date().toISOString(), { mode: 0o644 }).catch(() => {});
+  }
+
+  async lastActive(id: string): Promise<string | undefined> {
+    const text = (await readFile(join(this.dir(id), "last-active"), "utf8").catch(() => "")).trim();
+    return Number.isFinite(Date.parse(text)) ? text : undefined;
   }
 
   async ids(): Promise<string[]> {
