@@ -74,9 +74,11 @@ export const ConfigSchema = z
         /** Globs of git-ignored files to copy into the sandbox anyway (e.g. ".env"). */
         copyIgnored: z.array(z.string().min(1)).default([]),
         debounceMs: z.number().int().min(0).default(300),
+        /** A project without git: its files (not counting ignored ones) are copied into a sandbox up to this many MB. */
+        filesLimitMb: positiveInt.default(100),
       })
       .strict()
-      .default({ enabled: true, branchPrefix: "opencode", copyIgnored: [], debounceMs: 300 }),
+      .default({ enabled: true, branchPrefix: "opencode", copyIgnored: [], debounceMs: 300, filesLimitMb: 100 }),
     /** Tool ids allowed to run on the host although the plugin does not sandbox them. */
     allowHostTools: z.array(z.string().min(1)).default([]),
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),

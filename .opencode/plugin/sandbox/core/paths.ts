@@ -16,3 +16,7 @@ export const statePath = (projectId: string) => join(stateDir(), `${projectId}.j
 export const logPath = () => join(dataHome(), "opencode", "log", "daytona.log");
 /** Workspaces and run directories of local sandboxes. */
 export const sandboxesDir = () => join(dataHome(), "opencode", "sandboxes");
+/** Private repositories of projects without git (git/private-repo.ts), one per project key. */
+export const filesReposDir = () => join(dataHome(), "opencode", "storage", "opencode-sandboxed-files");
+/** The preview links told per sandbox (tools/told-ports.ts), kept across OpenCode processes. */
+export const portsDir = () => join(dataHome(), "opencode", "storage", "opencode-sandboxed-ports");

@@ -11,7 +11,9 @@ export type GitSyncErrorKind =
   /** The bundle from the sandbox is malformed or does not carry what it should. */
   | "bad_bundle"
   /** A merge into the sandbox's branch stopped on conflicts (aborted; files listed). */
-  | "merge_conflict";
+  | "merge_conflict"
+  /** A project without git holds more than the snapshot limit (the message names the biggest parts and the fix). */
+  | "too_large";
 
 export class GitSyncError extends Error {
   override readonly name = "GitSyncError";

@@ -83,14 +83,20 @@ export function rawGit(args: string[], cwd: string, options: GitRunOptions = {})
 export class HostGit {
   private flags: string[] | undefined;
 
-  /** `dir`: the repository's top-level directory (host). */
-  constructor(readonly dir: string) {}
+  /**
+   * `dir`: the repository's top-level directory (host). `env`: added to every call
+   * (a private repository's GIT_DIR, see private-repo.ts).
+   */
+  constructor(
+    readonly dir: string,
+    private readonly env: Record<string, string> = {},
+  ) {}
 
   /** `-c` flags: the fixed ones plus a blank for every filter driver host config defines. */
   async hardening(): Promise<string[]> {
     if (this.flags) return this.flags;
     const drivers = new Set<string>();
-    const listed = await rawGit(["config", "--null", "--name-only", "--get-regexp", "^filter\\."], this.dir);
+    const listed = await rawGit(["config", "--null", "--name-only", "--get-regexp", "^filter\\."], this.dir, { env: this.env });
     for (const name of listed.stdout.split("\0")) {
       const m = /^filter\.(.+)\.[^.]+$/s.exec(name);
       if (m) drivers.add(m[1]);
@@ -105,7 +111,7 @@ export class HostGit {
 
   async run(args: string[], options: GitRunOptions = {}): Promise<GitResult> {
     const flags = await this.hardening();
-    const result = await rawGit([...flags, ...args], options.cwd ?? this.dir, options);
+    const result = await rawGit([...flags, ...args], options.cwd ?? this.dir, { ...options, env: { ...this.env, ...options.env } });
     if (result.code !== 0 && !options.allowFail)
       throw new GitSyncError(
         "git_failed",

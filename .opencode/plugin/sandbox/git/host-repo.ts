@@ -8,6 +8,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Notify } from "../service/notices.js";
 import { findRepo, HostGit, type RepoInfo } from "./host-git.js";
+import { openPrivateRepo, type PrivateRepo } from "./private-repo.js";
 import { RepoLock } from "./repo-lock.js";
 import { userIdentity, type Identity } from "./snapshot.js";
 
@@ -18,11 +19,18 @@ export interface HostRepositoryOptions {
   notify: Notify;
   /** How long a sync waits for another one on the same repository. */
   lockTimeoutMs?: number;
+  /**
+   * Outside a git repository: keep the work in the project's private repository
+   * (project key, and where private repositories live); none: sync is off there.
+   */
+  files?: { key: string; dir: string };
 }
 
 export interface OpenRepo {
   repo: RepoInfo;
   git: HostGit;
+  /** Set for a project without git: `repo` is its private repository, seeded from the folder's files. */
+  files?: PrivateRepo;
 }
 
 export class HostRepository {
@@ -30,6 +38,8 @@ export class HostRepository {
   private lock: RepoLock | undefined;
   private identity: Identity | undefined;
   private hasCommits = false;
+  private privateRepo: Promise<OpenRepo> | undefined;
+  private toldFiles = false;
 
   constructor(private readonly o: HostRepositoryOptions) {}
 
@@ -41,6 +51,7 @@ export class HostRepository {
   /** The repository when it can be synced (it has a commit); otherwise says why, once per call. */
   async open(): Promise<OpenRepo | undefined> {
     const found = await this.find();
+    if (!found && this.o.files) return this.openFiles(this.o.files);
     if (!found) {
       this.o.notify({ kind: "sync_off", why: "not_a_repository" });
       return undefined;
@@ -54,6 +65,22 @@ export class HostRepository {
       this.hasCommits = true;
     }
     return found;
+  }
+
+  private async openFiles(files: { key: string; dir: string }): Promise<OpenRepo> {
+    this.privateRepo ??= openPrivateRepo({ directory: this.o.directory, ...files }).then(
+      (p) => ({ repo: p.repo, git: p.git, files: p }),
+      (error: unknown) => {
+        this.privateRepo = undefined;
+        throw error;
+      },
+    );
+    const opened = await this.privateRepo;
+    if (!this.toldFiles) {
+      this.toldFiles = true;
+      this.o.notify({ kind: "files_project", directory: this.o.directory });
+    }
+    return opened;
   }
 
   /** Runs `fn` holding the repository's sync lock. */

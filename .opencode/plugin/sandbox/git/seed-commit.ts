@@ -9,7 +9,9 @@ import type { Logger } from "../core/logger.js";
 import type { SessionRecord } from "../core/state-store.js";
 import type { Notify } from "../service/notices.js";
 import { isGitSyncError } from "./errors.js";
+import { filesSnapshot } from "./files-snapshot.js";
 import type { HostGit, RepoInfo } from "./host-git.js";
+import type { PrivateRepo } from "./private-repo.js";
 import { allocateBranch, branchRef, sessionRef } from "./refs.js";
 import { snapshot, type Identity } from "./snapshot.js";
 
@@ -27,6 +29,8 @@ export interface SeedCommitInput {
   notify: Notify;
   /** Persists fields of the session's record now. */
   persist: (fields: Partial<SessionRecord>) => Promise<unknown>;
+  /** A project without git: the seed is a snapshot of its folder's files, made in this private repository. */
+  files?: PrivateRepo;
 }
 
 export async function seedCommit(input: SeedCommitInput): Promise<{ commit: string; fields: Partial<SessionRecord> }> {
@@ -38,7 +42,7 @@ export async function seedCommit(input: SeedCommitInput): Promise<{ commit: stri
       (record.lastSyncedCommit && (await git.hasCommit(record.lastSyncedCommit)) ? record.lastSyncedCommit : undefined);
     if (commit) return { commit, fields: { lastSyncedCommit: commit, baseCommit: record.baseCommit ?? commit } };
   }
-  const snap = await snapshot(git, input.repo, {
+  const snap = input.files ? await snapshotFiles(input, input.files) : await snapshot(git, input.repo, {
     copyIgnored: input.sync.copyIgnored,
     message: `opencode-sandboxed: uncommitted changes at the start of session ${sessionID}`,
     identity: input.identity,
@@ -60,4 +64,19 @@ export async function seedCommit(input: SeedCommitInput): Promise<{ commit: stri
     }
   }
   return { commit, fields };
+}
+
+/** The folder's files as the session's base; beyond the size limit the user is told why nothing was copied. */
+async function snapshotFiles(input: SeedCommitInput, files: PrivateRepo) {
+  try {
+    return await filesSnapshot(files, {
+      copyIgnored: input.sync.copyIgnored,
+      limitBytes: input.sync.filesLimitMb * 1024 * 1024,
+      message: `opencode-sandboxed: the files of ${files.directory} at the start of session ${input.sessionID}`,
+      identity: input.identity,
+    });
+  } catch (error) {
+    if (isGitSyncError(error, "too_large")) input.notify({ kind: "files_too_large", sessionID: input.sessionID, message: error.message });
+    throw error;
+  }
 }

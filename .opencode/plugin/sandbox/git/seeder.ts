@@ -52,6 +52,7 @@ export class Seeder {
           log: this.o.log,
           notify: this.o.notify,
           persist: (f) => this.o.store.patch(sessionID, f),
+          files: open.files,
         });
         // Keeps the seed commit reachable (a snapshot commit is otherwise dangling) and names it for the bundle.
         await git.run(["update-ref", "-m", reflog, sessionRef(sessionID), commit]);

@@ -156,7 +156,7 @@ export class GitSync {
       }
       await reach(this.options.phases, "sync:applied");
       await this.options.store.patch(sessionID, { lastSyncedCommit: result.head, lastSyncedAt: new Date().toISOString(), ...outcome.fields });
-      this.report(sessionID, outcome.outcome, record);
+      this.report(sessionID, outcome.outcome, record, !!host.files);
       log.info(
         `synced (${reason}) ${result.head.slice(0, 12)}: ${outcome.outcome.kind} ${outcome.outcome.branch}; ${result.bytes} bytes in ${Date.now() - started} ms`,
         sessionID,
@@ -195,8 +195,9 @@ export class GitSync {
     });
   }
 
-  private report(sessionID: string, outcome: ApplyOutcome, record: SessionRecord) {
-    this.options.notify({ kind: "synced", sessionID, title: this.titles.get(sessionID) ?? record.title, outcome });
+  private report(sessionID: string, outcome: ApplyOutcome, record: SessionRecord, files: boolean) {
+    const title = this.titles.get(sessionID) ?? record.title;
+    this.options.notify({ kind: "synced", sessionID, title, outcome, ...(files ? { files: true } : {}) });
   }
 
   // ---------------------------------------------------------------- host → sandbox
@@ -207,7 +208,7 @@ export class GitSync {
    */
   async merge(sessionID: string, ref: string): Promise<MergeResult> {
     const host = await this.host.open();
-    if (!host) throw new GitSyncError("no_repository", "this project is not a git repository with commits: nothing to merge");
+    if (!host || host.files) throw new GitSyncError("no_repository", "this project is not a git repository with commits: nothing to merge");
     const result = await mergeIntoSandbox({
       ...host,
       ref,

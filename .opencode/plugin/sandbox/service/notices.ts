@@ -16,10 +16,15 @@ export type Notice =
   /** The state file was unreadable; the map was rebuilt from the provider's labels. */
   | { kind: "state_rebuilt"; found: number }
   | { kind: "sync_off"; why: "not_a_repository" | "no_commits" }
+  /** A project without git: sandboxes get a copy of its files; work is kept aside until the user applies it. */
+  | { kind: "files_project"; directory: string }
+  /** A project without git holds more than the snapshot limit: nothing was copied (the message says what to do). */
+  | { kind: "files_too_large"; sessionID: string; message: string }
   | { kind: "submodules_skipped"; sessionID: string; paths: string[] }
   /** A ref blocks the session's branch names (the error says which and how to fix it). */
   | { kind: "branch_blocked"; sessionID: string; message: string }
-  | { kind: "synced"; sessionID: string; title?: string; outcome: ApplyOutcome }
+  /** `files`: a project without git (the work is kept in its private repository, not in the folder). */
+  | { kind: "synced"; sessionID: string; title?: string; outcome: ApplyOutcome; files?: boolean }
   | { kind: "sync_failed"; sessionID: string; message: string }
   /** A merge of a host ref into the sandbox stopped on conflicts and was aborted. */
   | { kind: "merge_conflict"; sessionID: string; ref: string; conflicts: string[] }
@@ -48,6 +53,14 @@ export function mergeConflictText(ref: string, conflicts: string[]): string {
 function syncedWords(n: Extract<Notice, { kind: "synced" }>): Words | undefined {
   const o = n.outcome;
   const name = who(n.sessionID, n.title);
+  if (n.files) {
+    if (o.kind === "up_to_date" || o.kind === "waiting") return undefined;
+    const kept = o.kind === "diverted" ? o.sideBranch : o.branch;
+    return {
+      text: `${name}: work saved as ${kept}; your files are untouched. Review it: opencode-sandboxed diff ${kept} · apply it: opencode-sandboxed apply ${kept}`,
+      level: "success",
+    };
+  }
   switch (o.kind) {
     case "advanced": {
       const followed = o.worktree ? ` Your checkout of ${o.branch} was fast-forwarded.` : "";
@@ -114,6 +127,17 @@ export function words(n: Notice): Words | undefined {
         once: "git-sync-off",
       };
     }
+    case "files_project":
+      return {
+        text:
+          `${n.directory} is not a git repository: each session's sandbox gets a copy of its files (ignored files left out), ` +
+          `and the agent's work is kept aside — never written here by itself. Review it: opencode-sandboxed diff · apply it: opencode-sandboxed apply. ` +
+          `For branches opencode/<N> instead: git init && git add -A && git commit -m "initial commit", then start a new session.`,
+        level: "info",
+        once: "files-project",
+      };
+    case "files_too_large":
+      return { text: n.message, level: "error", once: `files-too-large:${n.message}` };
     case "submodules_skipped":
       return {
         text: `Submodules are not copied into the sandbox (their directories are empty there): ${n.paths.join(", ")}.`,
