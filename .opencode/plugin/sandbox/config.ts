@@ -76,9 +76,15 @@ export const ConfigSchema = z
         debounceMs: z.number().int().min(0).default(300),
         /** A project without git: its files (not counting ignored ones) are copied into a sandbox up to this many MB. */
         filesLimitMb: positiveInt.default(100),
+        /**
+         * MiB one sync may bring back from a sandbox: the bundle downloaded, the objects it
+         * adds (unpacked), the files it writes into a checked-out branch. Beyond it the sync is
+         * refused and the work stays in the sandbox (a committed node_modules, a zip bomb).
+         */
+        sizeBudgetMb: positiveInt.default(100),
       })
       .strict()
-      .default({ enabled: true, branchPrefix: "opencode", copyIgnored: [], debounceMs: 300, filesLimitMb: 100 }),
+      .default({ enabled: true, branchPrefix: "opencode", copyIgnored: [], debounceMs: 300, filesLimitMb: 100, sizeBudgetMb: 100 }),
     /** Tool ids allowed to run on the host although the plugin does not sandbox them. */
     allowHostTools: z.array(z.string().min(1)).default([]),
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),

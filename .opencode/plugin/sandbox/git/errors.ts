@@ -13,7 +13,9 @@ export type GitSyncErrorKind =
   /** A merge into the sandbox's branch stopped on conflicts (aborted; files listed). */
   | "merge_conflict"
   /** A project without git holds more than the snapshot limit (the message names the biggest parts and the fix). */
-  | "too_large";
+  | "too_large"
+  /** One sync would bring more than `sync.sizeBudgetMb`: refused before anything is written; the work stays in the sandbox. */
+  | "over_budget";
 
 export class GitSyncError extends Error {
   override readonly name = "GitSyncError";
