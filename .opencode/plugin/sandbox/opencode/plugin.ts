@@ -8,6 +8,7 @@ import type { Hooks, PluginInput } from "@opencode-ai/plugin";
 import { ConfigError, ConfigSchema, loadConfig, resolveProvider, type Config } from "../config.js";
 import { FileLogger } from "../core/logger.js";
 import { logPath } from "../core/paths.js";
+import { projectKey } from "../core/project-key.js";
 import { isSandboxError } from "../providers/provider.js";
 import { ProjectService } from "../service/project.js";
 import type { ToolDeps } from "../tools/deps.js";
@@ -17,6 +18,7 @@ import { previewUrlTool } from "../tools/preview-url.js";
 import { onEvent } from "./events.js";
 import { sandboxMergeTool } from "./merge-tool.js";
 import { systemPromptPlugin } from "./system-prompt.js";
+import { markLoaded } from "./loaded-marker.js";
 import { createToaster, renderNotice } from "./toasts.js";
 import { toolsPlugin } from "./tools.js";
 
@@ -46,7 +48,8 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
   );
 
   const service = new ProjectService({
-    projectId: input.project?.id ?? "global",
+    // Not OpenCode's shared "global" for a folder without git: its own key (core/project-key.ts).
+    projectId: await projectKey(input.project?.id, directory),
     worktree: input.worktree,
     directory,
     config,
@@ -89,6 +92,8 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
   };
   const sandboxed = toolsPlugin(deps, { otherTools: Object.keys(ownTools) });
 
+  // Last, once every hook exists: the guard lets tools through only where the plugin is whole.
+  const unmark = markLoaded(directory);
   return {
     ...systemPromptPlugin(directory),
     tool: { ...ownTools, ...sandboxed.tool },
@@ -97,6 +102,7 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
       await onEvent(service, event);
     },
     async dispose() {
+      unmark();
       await service.dispose();
       await toast.flush();
       await log.flush();
