@@ -50,3 +50,11 @@ export function renderNotices(notices: Notice[], write?: (line: string) => void)
 
 /** A short commit id. */
 export const short = (sha: string | undefined) => sha?.slice(0, 12);
+
+/** A size for people: 1.5 GiB, 12.0 MiB, 512 B. */
+export function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  for (; n >= 1024 && i < units.length - 1; i++) n /= 1024;
+  return i ? `${n.toFixed(1)} ${units[i]}` : `${n} B`;
+}

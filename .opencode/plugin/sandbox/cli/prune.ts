@@ -1,66 +1,96 @@
 /**
- * `prune [--yes]`: sandboxes of this installation and project that no session maps
- * (the orphans), listed; deleted only with --yes. A sandbox a session maps is never
- * deleted: the map is read again right before each deletion.
+ * `prune [--yes] [--grace M] [--older-than AGE] [--force]`: sandboxes of this
+ * installation and project that no session maps, and (with --older-than) sessions'
+ * sandboxes unused for longer than AGE. A dry run lists them; --yes deletes them —
+ * a session's work is synced to its branch first (kept when that fails), an unmapped
+ * sandbox holding commits no branch has is kept unless --force.
  */
 import { Command, InvalidArgumentError } from "commander";
-import { findOrphanInfos } from "../core/orphans.js";
-import type { SandboxInfo } from "../providers/provider.js";
+import { Pruner, type PruneCandidate, type PruneOutcome } from "../service/prune.js";
 import { withContext } from "./context.js";
-import { EXIT, err, out } from "./output.js";
+import { EXIT, err, json, out, renderNotices } from "./output.js";
 
-/** A sandbox's creation time, when its provider tells it. */
-function createdAt(info: SandboxInfo): number | undefined {
-  const ms = info.createdAt ? new Date(info.createdAt).getTime() : NaN;
-  return Number.isFinite(ms) ? ms : undefined;
+const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "7d", "12h", "30m"; a bare number is days. */
+export function parseAge(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)([mhd]?)$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError("an age such as 7d, 12h or 30m (a bare number is days)");
+  return Number(m[1]) * UNIT_MS[m[2] || "d"]!;
 }
 
-const describe = (info: SandboxInfo) => `${info.id} (${info.state}${info.labels.session ? `, made for session ${info.labels.session}` : ""})`;
+const describe = (c: PruneCandidate) =>
+  c.reason === "unmapped"
+    ? `${c.sandbox.id} (${c.sandbox.state}${c.session ? `, made for session ${c.session}` : ""})`
+    : `${c.sandbox.id} (${c.sandbox.state}, session ${c.session}, last used ${c.lastUsedAt}${c.branch ? `; work goes to ${c.branch}` : ""})`;
+
+function render(o: PruneOutcome): void {
+  const id = o.candidate.sandbox.id;
+  if (o.kind === "deleted") out(`✔ deleted ${id}${o.branch ? ` — its work is on ${o.branch}` : ""}`);
+  else if (o.kind === "kept") out(`! kept ${id}: ${o.why}`);
+  else err(`✘ ${id}: ${o.why}`);
+}
+
+interface PruneOpts {
+  yes?: boolean;
+  grace: number;
+  olderThan?: number;
+  force?: boolean;
+  json?: boolean;
+}
 
 export function pruneCommand(): Command {
   return new Command("prune")
-    .description("list sandboxes of this project that no session uses; --yes deletes them")
+    .description("list sandboxes of this project that no session uses (and, with --older-than, ones unused that long); --yes deletes them")
     .option("-y, --yes", "delete them (default: only list them)")
-    .option("--grace <minutes>", "spare sandboxes younger than this: another OpenCode may be creating one", (v) => {
+    .option("--grace <minutes>", "spare unmapped sandboxes younger than this: another OpenCode may be creating one", (v) => {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError("a whole number of minutes");
       return Number(v);
     }, 10)
+    .option("--older-than <age>", "also sessions' sandboxes unused for longer than this (7d, 12h, 30m): their work is synced first", parseAge)
+    .option("--force", "delete also what holds work no branch has, or could not be synced")
+    .option("--json", "print the plan (and outcomes) as JSON")
     .action(
-      withContext(async (ctx, opts: { yes?: boolean; grace: number }) => {
+      withContext(async (ctx, opts: PruneOpts) => {
         const provider = await ctx.providerNow();
-        const orphans = await findOrphanInfos(provider, ctx.store, ctx.labels);
-        if (!orphans.length) return out(`No ${provider.name} sandbox of this project is left without a session.`);
-        const cutoff = Date.now() - opts.grace * 60_000;
-        const aged = orphans.filter((o) => createdAt(o) !== undefined);
-        const young = aged.filter((o) => createdAt(o)! > cutoff);
-        const candidates = orphans.filter((o) => !young.includes(o));
-        out(`${orphans.length} ${provider.name} sandbox(es) of this project are used by no session:`);
-        for (const o of candidates) out(`  ${describe(o)}`);
-        for (const o of young) out(`  ${describe(o)} — spared: younger than ${opts.grace} min`);
-        if (aged.length < orphans.length)
-          out(`! ${provider.name} does not tell a sandbox's age: none is spared as too young (one another OpenCode is creating right now would be listed).`);
+        const pruner = new Pruner({ service: ctx.serviceNow(), provider, labels: ctx.labels });
+        const policy = { graceMs: opts.grace * 60_000, unusedForMs: opts.olderThan, force: opts.force };
+        const plan = await pruner.plan(policy);
+        const go = plan.filter((c) => !c.spared);
+        if (!opts.json) {
+          if (!plan.length) return out(`No ${provider.name} sandbox of this project is left without a session${opts.olderThan !== undefined ? " or unused for that long" : ""}.`);
+          out(`${plan.length} ${provider.name} sandbox(es) of this project no session uses${opts.olderThan !== undefined ? " or unused that long" : ""}:`);
+          for (const c of plan) out(`  ${describe(c)}${c.spared ? ` — spared: ${c.spared}` : ""}`);
+          if (plan.some((c) => !c.sandbox.createdAt))
+            out(`! ${provider.name} does not tell a sandbox's age: none is spared as too young (one another OpenCode is creating right now would be listed).`);
+        }
         if (!opts.yes) {
-          if (candidates.length) out(`Dry run: nothing deleted. To delete ${candidates.length}: opencode-sandboxed prune --yes`);
+          // The dry run already says which unmapped ones would be kept for their work (started ones only: looking starts a stopped one).
+          const checks = await Promise.all(
+            go.map(async (c) => (c.reason === "unmapped" && c.sandbox.state === "started" ? pruner.unsyncedWork(c.sandbox).catch(() => undefined) : undefined)),
+          );
+          if (opts.json) return json({ dryRun: true, candidates: plan.map((c) => ({ ...c, unsynced: checks[go.indexOf(c)]?.lost })) });
+          go.forEach((c, i) => {
+            const lost = checks[i]?.lost;
+            if (lost?.length) out(`  ${c.sandbox.id} holds work no branch has: ${lost.join(", ")} — kept unless --force`);
+          });
+          if (go.length) out(`Dry run: nothing deleted. To delete ${go.length}: opencode-sandboxed prune --yes${opts.olderThan !== undefined ? " --older-than …" : ""}`);
           return;
         }
-        let failed = 0;
-        for (const o of candidates) {
-          // Recorded since the listing (a session that just started): it is in use.
-          const mapped = Object.values((await ctx.store.read()).sessions).some((s) => s.sandboxId === o.id);
-          if (mapped) {
-            out(`  ${o.id}: kept, a session uses it now`);
-            continue;
-          }
-          try {
-            await provider.delete(o.id);
-            ctx.log.info(`prune: deleted sandbox ${o.id}, used by no session`);
-            out(`✔ deleted ${o.id}`);
-          } catch (error) {
-            failed++;
-            err(`✘ ${o.id}: ${(error as Error).message}`);
+        const outcomes: PruneOutcome[] = [];
+        for (const c of go) {
+          const o = await pruner.prune(c, policy);
+          if (o.kind === "deleted") ctx.log.info(`prune: deleted sandbox ${o.candidate.sandbox.id} (${c.reason})${o.branch ? `; work on ${o.branch}` : ""}`);
+          else ctx.log.warn(`prune: ${o.kind} sandbox ${o.candidate.sandbox.id}: ${o.why}`);
+          outcomes.push(o);
+          if (!opts.json) {
+            // A sync before the delete says where the work went.
+            renderNotices(ctx.notices);
+            render(o);
           }
         }
-        return failed ? EXIT.failed : EXIT.ok;
+        if (opts.json) json({ dryRun: false, candidates: plan, outcomes: outcomes.map((o) => ({ sandbox: o.candidate.sandbox.id, kind: o.kind, ...("why" in o ? { why: o.why } : {}), ...("branch" in o ? { branch: o.branch } : {}) })) });
+        return outcomes.some((o) => o.kind !== "deleted") ? EXIT.failed : EXIT.ok;
       }),
     );
 }

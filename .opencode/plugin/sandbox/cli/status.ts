@@ -1,9 +1,11 @@
 /** `status [--json]`: the project's sessions, their sandboxes (and each one's state) and branches. */
 import { Command } from "commander";
+import { portsDir } from "../core/paths.js";
 import type { SessionRecord } from "../core/state-store.js";
-import { isSandboxError, type SandboxProvider } from "../providers/provider.js";
+import { isSandboxError, type DiskUsage, type SandboxProvider } from "../providers/provider.js";
+import { toldPortsIn } from "../tools/told-ports.js";
 import { withContext, type CliContext } from "./context.js";
-import { json, out, short } from "./output.js";
+import { bytes, json, out, short } from "./output.js";
 
 export interface SessionStatus {
   session: string;
@@ -21,6 +23,15 @@ export interface SessionStatus {
   lastUsedAt: string;
   /** Subagent sessions sharing this session's sandbox. */
   subagents: string[];
+  /** What the sandbox takes on disk; absent when it could not be measured. */
+  disk?: DiskUsage;
+  /** The links last told for its servers (a local link lives as long as the process that opened it). */
+  previews: { port: number; url: string }[];
+}
+
+async function diskOf(record: SessionRecord, provider: SandboxProvider | Error): Promise<DiskUsage | undefined> {
+  if (provider instanceof Error || provider.name !== record.provider || !provider.diskUsage) return undefined;
+  return provider.diskUsage(record.sandboxId).catch(() => undefined);
 }
 
 async function stateOf(record: SessionRecord, provider: SandboxProvider | Error): Promise<string> {
@@ -38,6 +49,7 @@ export async function sessionStatuses(ctx: CliContext): Promise<SessionStatus[]>
   if (!sessions.length) return [];
   const provider = await ctx.providerNow().catch((error: Error) => error);
   const roots = sessions.filter(([, r]) => !r.parentId).sort(([, a], [, b]) => b.lastUsedAt.localeCompare(a.lastUsedAt));
+  const told = toldPortsIn(portsDir());
   return Promise.all(
     roots.map(async ([session, r]) => ({
       session,
@@ -53,6 +65,8 @@ export async function sessionStatuses(ctx: CliContext): Promise<SessionStatus[]>
       createdAt: r.createdAt,
       lastUsedAt: r.lastUsedAt,
       subagents: sessions.filter(([, c]) => c.parentId === session).map(([id]) => id),
+      disk: await diskOf(r, provider),
+      previews: [...(await told.load(r.sandboxId))].sort(([a], [b]) => a - b).map(([port, url]) => ({ port, url })),
     })),
   );
 }
@@ -64,12 +78,20 @@ function render(s: SessionStatus): void {
   const synced = s.lastSyncedCommit ? `${short(s.lastSyncedCommit)}${s.lastSyncedAt ? ` at ${s.lastSyncedAt}` : ""}` : "never";
   out(`  synced    ${synced}${s.baseCommit ? ` (started from ${short(s.baseCommit)})` : ""}`);
   out(`  used      ${s.lastUsedAt} (created ${s.createdAt})`);
+  out(`  disk      ${diskWords(s.disk)}`);
+  for (const p of s.previews) out(`  preview   ${p.port} → ${p.url}${s.provider === "local" ? " (while the OpenCode that opened it runs)" : ""}`);
   if (s.subagents.length) out(`  subagents ${s.subagents.join(", ")}`);
+}
+
+export function diskWords(disk: DiskUsage | undefined): string {
+  if (disk?.usedBytes !== undefined) return `${bytes(disk.usedBytes)} used`;
+  if (disk?.allocatedBytes !== undefined) return `${bytes(disk.allocatedBytes)} allocated (use n/a)`;
+  return "n/a";
 }
 
 export function statusCommand(): Command {
   return new Command("status")
-    .description("list this project's sessions: sandbox and its state, branch, last sync")
+    .description("list this project's sessions: sandbox and its state, branch, last sync, disk use, preview links")
     .option("--json", "print as JSON")
     .action(
       withContext(async (ctx, opts: { json?: boolean }) => {
