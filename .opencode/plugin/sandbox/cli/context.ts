@@ -7,6 +7,7 @@
 import { ConfigError, ConfigSchema, loadConfig, type Config } from "../config.js";
 import { FileLogger } from "../core/logger.js";
 import { logPath } from "../core/paths.js";
+import { projectKey } from "../core/project-key.js";
 import { LABEL_PLUGIN } from "../core/session-manager.js";
 import { StateStore } from "../core/state-store.js";
 import { createProvider } from "../providers/factory.js";
@@ -32,7 +33,9 @@ export class CliContext {
   }
 
   static async open(directory = process.cwd()): Promise<CliContext> {
-    const project = await locateProject(directory);
+    const found = await locateProject(directory);
+    // Keyed as the plugin keys it: a folder without git by its real path, not OpenCode's shared "global".
+    const project = { ...found, id: await projectKey(found.id, found.directory) };
     let config: Config;
     let configError: ConfigError | undefined;
     try {

@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { findRepo, HostGit } from "../git/host-git.js";
 import { withContext } from "./context.js";
+import { filesRepoOf } from "./files-repo.js";
 import { CliError, err, renderNotices, short } from "./output.js";
 import { chooseSession } from "./sessions.js";
 import { syncChosen } from "./sync.js";
@@ -32,10 +33,12 @@ export function diffCommand(): Command {
         const { record } = chosen;
         const branch = record.sideBranch ?? record.branch;
         if (!record.baseCommit || !branch) throw new CliError(`Session ${chosen.id} has no synced work yet (no branch).`);
-        const repo = await findRepo(ctx.project.directory);
-        if (!repo) throw new CliError("Not inside a git repository.");
-        const git = new HostGit(repo.top);
-        err(`diff ${short(record.baseCommit)}..${branch} (session ${chosen.id})`);
+        // A folder without git: the session's work is in the project's private repository.
+        const files = await filesRepoOf(ctx);
+        const repo = files ? undefined : await findRepo(ctx.project.directory);
+        const git = files?.git ?? (repo ? new HostGit(repo.top) : undefined);
+        if (!git) throw new CliError("Not inside a git repository.");
+        err(`diff ${short(record.baseCommit)}..${branch} (session ${chosen.id})${files ? `; apply it: opencode-sandboxed apply ${branch}` : ""}`);
         const args = ["diff", "--no-ext-diff", "--no-textconv", ...(opts.stat ? ["--stat"] : []), `${record.baseCommit}..refs/heads/${branch}`, "--"];
         process.stdout.write((await git.run(args)).stdout);
       }),

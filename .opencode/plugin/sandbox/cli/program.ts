@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config.js";
+import { applyCommand } from "./apply.js";
 import { diffCommand } from "./diff.js";
 import { doctorCommand } from "./doctor.js";
 import { logsCommand } from "./logs.js";
@@ -26,7 +27,7 @@ export function program(): Command {
     .version(version())
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
-  for (const command of [doctorCommand(), statusCommand(), syncCommand(), diffCommand(), logsCommand(), pruneCommand()])
+  for (const command of [doctorCommand(), statusCommand(), syncCommand(), diffCommand(), applyCommand(), logsCommand(), pruneCommand()])
     program.addCommand(command.exitOverride());
   return program;
 }

@@ -30,6 +30,8 @@ export const SessionRecordSchema = z
     branchTip: z.string().optional(),
     /** `<branch>-sandbox-<k>` holding work that could not go onto the branch. */
     sideBranch: z.string().optional(),
+    /** A project without git: the session's tip last applied to the folder (the next apply's base). */
+    appliedCommit: z.string().optional(),
     /** Set once the sandbox's repository was seeded (or seeding is not needed). */
     seededAt: z.string().optional(),
     createdAt: z.string(),

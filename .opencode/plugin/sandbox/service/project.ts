@@ -9,6 +9,8 @@ import type { Logger } from "../core/logger.js";
 import type { PhaseHook } from "../util/phases.js";
 import { SessionManager } from "../core/session-manager.js";
 import { StateStore } from "../core/state-store.js";
+import { filesReposDir } from "../core/paths.js";
+import { GLOBAL_PROJECT } from "../core/project-key.js";
 import { HostRepository } from "../git/host-repo.js";
 import { Seeder } from "../git/seeder.js";
 import { GitSync, type MergeResult, type SyncReason, type SyncResult } from "../git/service.js";
@@ -34,6 +36,8 @@ export interface ProjectServiceOptions {
   titleOf?: (sessionID: string) => Promise<string | undefined>;
   /** Tests: another place for the state file. */
   stateDir?: string;
+  /** Tests: another place for private repositories of projects without git. */
+  filesDir?: string;
   /** Tests: another provider. */
   provider?: () => Promise<SandboxProvider>;
   /** Tests: stop at named points (see util/phases.ts). */
@@ -53,7 +57,10 @@ export class ProjectService {
     let provider: Promise<SandboxProvider> | undefined;
     this.store = new StateStore({ projectId: o.projectId, worktree: o.worktree, log, phases, dir: o.stateDir });
     // One direction only: the manager seeds through the seeder; git sync reaches sandboxes through the manager.
-    const host = new HostRepository({ directory: o.directory, branchPrefix: config.sync.branchPrefix, notify });
+    // A folder without git keeps its sessions' work in a private repository keyed like
+    // its state (never under the shared "global" key: see core/project-key.ts).
+    const files = o.projectId === GLOBAL_PROJECT ? undefined : { key: o.projectId, dir: o.filesDir ?? filesReposDir() };
+    const host = new HostRepository({ directory: o.directory, branchPrefix: config.sync.branchPrefix, notify, files });
     const seeder = new Seeder({ host, config, log, notify, store: this.store, phases });
     const manager = new SessionManager({
       projectId: o.projectId,
