@@ -170,9 +170,9 @@ describe("local sandbox lifecycle", () => {
     expect((await fresh.list({ from: "doomed" }))[0]).toMatchObject({ id: info.id, state: "stopped" });
     await fresh.preflight();
     await fresh.start(info.id); // the first operation runs the clean-up pass
-    // The same groups serve the new run: only its processes may be in them.
+    // The same groups serve the new run: only its processes may be in them (slirp4netns included: its buffers count).
     const now = owner(info.id);
-    const alive = [now.bwrap.pid, ...pidsInNamespace(now.init.pid)];
+    const alive = [now.bwrap.pid, now.slirp?.pid, ...pidsInNamespace(now.init.pid)];
     for (const dir of now.cgroups as string[])
       for (const pid of readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) expect(alive).toContain(Number(pid));
     const sb = await fresh.connect(info.id);

@@ -56,6 +56,14 @@ export const ConfigSchema = z
         memoryMb: positiveInt.default(2048),
         maxProcesses: positiveInt.default(512),
         maxOpenFiles: positiveInt.default(4096),
+        /** CPU time in cores (fractions allowed, e.g. 1.5); default: the host's cores but one (cgroup; enforced as root or with a delegated cgroup). */
+        cpus: z.number().positive().max(4096).optional(),
+        /** Disk for the workspace and HOME, in MiB (default 8192); a sparse image per sandbox, enforced as root only. */
+        diskMiB: z.number().int().min(16).optional(),
+        /** Files and directories the workspace and HOME may hold (default 1,000,000); enforced as root only. */
+        inodes: z.number().int().min(256).optional(),
+        /** Size of /tmp and of /dev/shm inside, in MiB (default 512; RAM). */
+        tmpMiB: positiveInt.optional(),
       })
       .strict()
       .default({ network: "isolated", memoryMb: 2048, maxProcesses: 512, maxOpenFiles: 4096 }),

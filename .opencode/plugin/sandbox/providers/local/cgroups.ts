@@ -1,6 +1,6 @@
 /**
- * Memory and process limits through cgroups. Measured here: cgroup v1 `memory` and
- * `pids` controllers, writable by root. A per-sandbox group is made below the
+ * Memory, process and CPU limits through cgroups. Measured here: cgroup v1 `memory`,
+ * `pids` and `cpu` controllers, writable by root. A per-sandbox group is made below the
  * cgroup this process already sits in (so whatever limits the host put on OpenCode
  * still hold), the launcher writes itself into it before exec'ing bubblewrap, and
  * everything in the sandbox inherits it — every command, not only the first.
@@ -15,11 +15,15 @@ import { sleep } from "./proc.js";
 
 const CG = "/sys/fs/cgroup";
 const GROUP = "opencode-sandboxed";
+const CONTROLLERS = ["memory", "pids", "cpu"] as const;
+/** The CPU quota's accounting period (the kernel's default). */
+const CPU_PERIOD_US = 100_000;
 
 export interface CgroupSupport {
   /** Base directories under which per-sandbox groups are made, by controller. */
   memory?: { base: string; v: 1 | 2 };
   pids?: { base: string; v: 1 | 2 };
+  cpu?: { base: string; v: 1 | 2 };
   /** Why a controller is unavailable, for the limits report. */
   problems: string[];
 }
@@ -42,7 +46,7 @@ async function ownCgroups(): Promise<Map<string, string>> {
 export async function detectCgroups(): Promise<CgroupSupport> {
   const support: CgroupSupport = { problems: [] };
   const own = await ownCgroups();
-  for (const controller of ["memory", "pids"] as const) {
+  for (const controller of CONTROLLERS) {
     const mount = join(CG, controller);
     const v1 = await stat(join(mount, "cgroup.procs")).then(() => true, () => false);
     if (v1 && own.has(controller)) {
@@ -81,7 +85,17 @@ export interface SandboxCgroups {
   procs: string[];
   memory: boolean;
   pids: boolean;
+  cpu: boolean;
   problems: string[];
+}
+
+export interface CgroupLimits {
+  memoryBytes: number;
+  maxProcesses: number;
+  /** CPU time in cores (cpu.max / cfs quota). */
+  cpus: number;
+  /** cgroup v1 only: TCP buffer memory of the sandbox's sockets and its slirp4netns (v2 counts it in memory.max). */
+  tcpBytes: number;
 }
 
 async function enableV2(base: string, controller: string) {
@@ -93,10 +107,11 @@ async function enableV2(base: string, controller: string) {
   if (!inner.split(/\s+/).includes(controller)) await writeFile(join(base, "cgroup.subtree_control"), `+${controller}`);
 }
 
-export async function createCgroups(support: CgroupSupport, id: string, memoryBytes: number, maxProcesses: number): Promise<SandboxCgroups> {
-  const out: SandboxCgroups = { dirs: [], procs: [], memory: false, pids: false, problems: [...support.problems] };
+export async function createCgroups(support: CgroupSupport, id: string, limits: CgroupLimits): Promise<SandboxCgroups> {
+  const { memoryBytes, maxProcesses } = limits;
+  const out: SandboxCgroups = { dirs: [], procs: [], memory: false, pids: false, cpu: false, problems: [...support.problems] };
   const made = new Set<string>();
-  for (const controller of ["memory", "pids"] as const) {
+  for (const controller of CONTROLLERS) {
     const where = support[controller];
     if (!where) continue;
     const dir = join(where.base, id);
@@ -108,12 +123,22 @@ export async function createCgroups(support: CgroupSupport, id: string, memoryBy
           await writeFile(join(dir, "memory.limit_in_bytes"), String(memoryBytes));
           // Without swap accounting this file is absent; with it, swap must not be a way around.
           await writeFile(join(dir, "memory.memsw.limit_in_bytes"), String(memoryBytes)).catch(() => {});
+          // v1 charges socket buffers only to a group with a TCP limit (slirp4netns's included: it joins this group).
+          await writeFile(join(dir, "memory.kmem.tcp.limit_in_bytes"), String(limits.tcpBytes)).catch((e: Error) =>
+            out.problems.push(`tcp: socket buffers are not capped (memory.kmem.tcp.limit_in_bytes: ${e.message})`),
+          );
         } else {
           await writeFile(join(dir, "memory.max"), String(memoryBytes));
           await writeFile(join(dir, "memory.swap.max"), "0").catch(() => {});
         }
-      } else {
+      } else if (controller === "pids") {
         await writeFile(join(dir, "pids.max"), String(maxProcesses));
+      } else {
+        const quota = Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US));
+        if (where.v === 1) {
+          await writeFile(join(dir, "cpu.cfs_period_us"), String(CPU_PERIOD_US));
+          await writeFile(join(dir, "cpu.cfs_quota_us"), String(quota));
+        } else await writeFile(join(dir, "cpu.max"), `${quota} ${CPU_PERIOD_US}`);
       }
       out[controller] = true;
       if (!made.has(dir)) {
@@ -158,7 +183,7 @@ export async function removeCgroups(dirs: string[]) {
  */
 export async function pruneEmptyCgroups(support: CgroupSupport, minAgeMs = 60_000) {
   const { readdir } = await import("node:fs/promises");
-  for (const where of [support.memory, support.pids]) {
+  for (const where of [support.memory, support.pids, support.cpu]) {
     if (!where) continue;
     const entries = await readdir(where.base, { withFileTypes: true }).catch(() => []);
     for (const e of entries) {

@@ -7,7 +7,15 @@ import type { CgroupSupport } from "./cgroups.js";
 import { clampLimits, type LimitsReport, type LimitsRequest, type LimitStatus } from "./limits.js";
 import type { Tools } from "./preflight.js";
 
-export function limitsReport(request: LimitsRequest, support: CgroupSupport): LimitsReport {
+export interface LimitsContext {
+  support: CgroupSupport;
+  /** Why sandboxes get no disk of their own here (volume.ts), or undefined when they do. */
+  volumeUnsupported?: string;
+  /** This bwrap can size a tmpfs (false: too old; undefined: bwrap not found). */
+  tmpfsSize?: boolean;
+}
+
+export function limitsReport(request: LimitsRequest, { support, volumeUnsupported, tmpfsSize }: LimitsContext): LimitsReport {
   const limits = clampLimits(request);
   const problem = (c: string) => support.problems.find((p) => p.startsWith(`${c}:`)) ?? `${c}: no usable cgroup`;
   const status = (requested: number, applied: number, enforced: boolean, detail: string): LimitStatus => ({ requested, applied, enforced, detail });
@@ -17,10 +25,25 @@ export function limitsReport(request: LimitsRequest, support: CgroupSupport): Li
     maxProcesses: status(request.maxProcesses, limits.maxProcesses, !!support.pids,
       support.pids ? `cgroup v${support.pids.v} pids.max (${support.pids.base})` : `NOT enforced — ${problem("pids")}`),
     maxOpenFiles: status(request.maxOpenFiles, limits.maxOpenFiles, true, `RLIMIT_NOFILE (clamped to the hard limit of this process)`),
+    cpus: status(request.cpus ?? limits.cpus, limits.cpus, !!support.cpu,
+      support.cpu ? `cgroup v${support.cpu.v} CPU quota (${support.cpu.base})` : `NOT enforced — ${problem("cpu")}`),
+    diskMiB: status(request.diskMiB ?? limits.diskMiB, limits.diskMiB, !volumeUnsupported,
+      volumeUnsupported
+        ? `NOT enforced — ${volumeUnsupported}; the workspace and HOME use the host's disk without a cap`
+        : "a size-capped ext4 image per sandbox holds the workspace and HOME (sandboxes made before this version have none)"),
+    inodes: status(request.inodes ?? limits.inodes, limits.inodes, !volumeUnsupported,
+      volumeUnsupported ? `NOT enforced — ${volumeUnsupported}` : "the inode count of the sandbox's ext4 image"),
+    tmpMiB: status(request.tmpMiB ?? limits.tmpMiB, limits.tmpMiB, tmpfsSize === true,
+      tmpfsSize
+        ? `/tmp and /dev/shm are tmpfs of this size each (RAM${support.memory ? ", counted in the memory limit" : ""}); /run 16 MiB, /dev 1 MiB`
+        : `NOT enforced — ${tmpfsSize === false ? "this bubblewrap has no --size (0.7 or later has)" : "bubblewrap not found"}`),
     warnings: [],
   };
   if (!support.memory) report.warnings.push(`memory limit not enforced: ${problem("memory")}`);
   if (!support.pids) report.warnings.push(`process limit not enforced: ${problem("pids")}`);
+  if (!support.cpu) report.warnings.push(`CPU limit not enforced: ${problem("cpu")}`);
+  if (volumeUnsupported) report.warnings.push(`disk and inode limits not enforced: ${volumeUnsupported}`);
+  if (tmpfsSize !== true) report.warnings.push(`/tmp size not enforced: ${report.tmpMiB.detail.replace(/^NOT enforced — /, "")}`);
   return report;
 }
 
@@ -56,5 +79,10 @@ export function diagnosis({ tools, root, network, limits }: DiagnoseInput): Diag
   checks.push(limit("memory limit", limits.memoryMb, " MiB", cgroupFix));
   checks.push(limit("process limit", limits.maxProcesses, " processes", cgroupFix));
   checks.push(limit("open files limit", limits.maxOpenFiles, " files"));
+  checks.push(limit("CPU limit", limits.cpus, " CPUs", cgroupFix));
+  const diskFix = "run OpenCode as root (a loop-mounted image per sandbox); as an ordinary user no disk quota is possible here";
+  checks.push(limit("disk limit", limits.diskMiB, " MiB", diskFix));
+  checks.push(limit("inode limit", limits.inodes, " files", diskFix));
+  checks.push(limit("/tmp limit", limits.tmpMiB, " MiB", "install bubblewrap 0.7 or later"));
   return { provider: "local", available: checks.every((c) => c.ok || c.warning), checks };
 }

@@ -61,6 +61,10 @@ export interface LaunchSpec {
   network: "isolated" | "none";
   cgroupProcs: string[];
   maxOpenFiles: number;
+  /** Size of /tmp and /dev/shm (bwrap --size); undefined when this bwrap cannot cap a tmpfs. */
+  tmpfsBytes?: number;
+  /** Host path where the sandbox's disk image is mounted (root only; volume.ts), or undefined. */
+  volume?: string;
   /** Where the agent binds its socket, and where the host moves it once the agent is ready (socket.ts). */
   socket: { bound: string; host: string };
   /** Called as soon as the sandbox's namespaces exist (host pid of its init), before the agent is up. */
@@ -103,7 +107,13 @@ function topLevelArgs(): string[] {
   return args;
 }
 
+/** /run holds sockets and pid files; /dev only what bwrap puts there. Both stay small. */
+const RUN_TMPFS_BYTES = 16 * 1024 * 1024;
+const DEV_TMPFS_BYTES = 1024 * 1024;
+
 export function bwrapArgs(spec: LaunchSpec): string[] {
+  // Every tmpfs is RAM the sandbox could fill: each one gets a size when bwrap can set it.
+  const sized = (bytes: number) => (spec.tmpfsBytes === undefined ? [] : ["--size", String(bytes)]);
   // Where bwrap finds things: direct paths, or (as root) the private bind of the sandbox's directory at /run.
   const box = spec.dropPrivileges ? "/run" : spec.dir;
   const agent = `${box}/agent.cjs`;
@@ -122,16 +132,16 @@ export function bwrapArgs(spec: LaunchSpec): string[] {
     "--ro-bind", "/proc/sys", "/proc/sys",
     // Not --dev: it makes bwrap nest a second user namespace (to mount devpts), and
     // slirp4netns could then not enter the network namespace as the sandbox's uid.
-    "--tmpfs", "/dev",
+    ...sized(DEV_TMPFS_BYTES), "--tmpfs", "/dev",
     ...["null", "zero", "full", "random", "urandom", "tty"].flatMap((d) => ["--dev-bind", `/dev/${d}`, `/dev/${d}`]),
     "--symlink", "/proc/self/fd", "/dev/fd",
     "--symlink", "/proc/self/fd/0", "/dev/stdin",
     "--symlink", "/proc/self/fd/1", "/dev/stdout",
     "--symlink", "/proc/self/fd/2", "/dev/stderr",
-    "--tmpfs", "/dev/shm",
-    "--tmpfs", "/tmp",
+    ...sized(spec.tmpfsBytes ?? 0), "--tmpfs", "/dev/shm",
+    ...sized(spec.tmpfsBytes ?? 0), "--tmpfs", "/tmp",
     "--dir", "/var", "--symlink", "../tmp", "/var/tmp",
-    "--tmpfs", "/run",
+    ...sized(RUN_TMPFS_BYTES), "--tmpfs", "/run",
     "--dir", "/etc",
   ];
   for (const name of ETC_ENTRIES) if (existsSync(`/etc/${name}`)) args.push("--ro-bind", `/etc/${name}`, `/etc/${name}`);
@@ -170,7 +180,13 @@ IFS='
 '
 for f in $OCSB_CGROUPS; do echo $$ > "$f"; done
 ulimit -n "$OCSB_NOFILE"
+# This namespace copied the host's mounts, other sandboxes' disks included: a copy
+# would keep such a disk (and its loop device) alive after its own sandbox deletes it.
+for m in $(awk '{ i = 7; while ($i != "-") i++; if ($(i + 1) == "ext4" && index($(i + 2), "/dev/loop") == 1 && $5 ~ "/disk$") print $5 }' /proc/self/mountinfo); do
+  [ "$m" = "$OCSB_VOLUME" ] || umount -n -l "$m" 2>/dev/null || true
+done
 mount -n --bind "$OCSB_DIR" /run
+if [ -n "$OCSB_VOLUME" ]; then mount -n --bind "$OCSB_VOLUME" /run/disk; fi
 if [ -n "$OCSB_RUNTIME" ]; then mount -n --bind "$OCSB_RUNTIME" /run/runtime; fi
 exec setpriv --reuid="$OCSB_UID" --regid="$OCSB_GID" --clear-groups -- "$OCSB_BWRAP" "$@"`;
 
@@ -193,6 +209,7 @@ export async function launch(spec: LaunchSpec): Promise<Launched> {
     OCSB_RUNTIME: spec.runtime.path.startsWith("/usr/") ? "" : spec.runtime.path,
     OCSB_UID: String(spec.uid),
     OCSB_GID: String(spec.gid),
+    OCSB_VOLUME: spec.volume ?? "",
   };
   // The host environment (API keys…) never reaches the launcher, let alone the sandbox.
   const [command, prefix] = spec.dropPrivileges

@@ -15,7 +15,21 @@ export interface Slirp {
   stop(): void;
 }
 
-export function startSlirp(opts: { slirp4netns: string; initPid: number; id: string }): Promise<Slirp> {
+/**
+ * slirp4netns holds one descriptor per connection of the sandbox: a small limit keeps
+ * a flood of connections from pinning host sockets (their buffers are capped by the
+ * sandbox's cgroup, which slirp4netns joins before it starts).
+ */
+export const SLIRP_MAX_OPEN_FILES = 512;
+
+// Joins the sandbox's cgroups and lowers its own fd limit, then becomes slirp4netns.
+const SLIRP_LAUNCHER = `IFS='
+'
+for f in $OCSB_CGROUPS; do echo $$ > "$f" || exit 1; done
+ulimit -n "$OCSB_NOFILE" || exit 1
+exec "$@"`;
+
+export function startSlirp(opts: { slirp4netns: string; initPid: number; id: string; cgroupProcs?: string[] }): Promise<Slirp> {
   const ns = `/proc/${opts.initPid}/ns`;
   const slirpArgs = [
     "--configure", "--mtu=65520", "--disable-host-loopback",
@@ -23,8 +37,8 @@ export function startSlirp(opts: { slirp4netns: string; initPid: number; id: str
     "--exit-fd=3", "--ready-fd=4",
     `--userns-path=${ns}/user`, "--netns-type=path", `${ns}/net`, "tap0",
   ];
-  const child = spawn(opts.slirp4netns, slirpArgs, {
-    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+  const child = spawn("/bin/sh", ["-c", SLIRP_LAUNCHER, "slirp-launcher", opts.slirp4netns, ...slirpArgs], {
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", OCSB_CGROUPS: (opts.cgroupProcs ?? []).join("\n"), OCSB_NOFILE: String(SLIRP_MAX_OPEN_FILES) },
     stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
   });
   const exitPipe = child.stdio[3] as Writable;

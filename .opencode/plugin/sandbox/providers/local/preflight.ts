@@ -28,6 +28,8 @@ export interface Tools {
   bwrap: string;
   slirp4netns: string | null;
   runtime: Runtime;
+  /** bwrap takes `--size` for a tmpfs (0.7 and later); older ones leave /tmp uncapped. */
+  tmpfsSize: boolean;
 }
 
 function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
@@ -76,5 +78,6 @@ export async function preflight(opts: { network: "isolated" | "none"; runtime?: 
       : "bubblewrap could not create a sandbox";
     throw unavailable(`${hint}: ${output || `exit ${code}`} — fix that.`);
   }
-  return { bwrap, slirp4netns, runtime };
+  const help = await run(bwrap, ["--help"]);
+  return { bwrap, slirp4netns, runtime, tmpfsSize: /--size\b/.test(help.output) };
 }

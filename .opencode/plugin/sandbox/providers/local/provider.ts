@@ -20,7 +20,7 @@ import { diagnosis, limitsReport } from "./diagnose.js";
 import { diskUsed } from "./disk.js";
 import { baseEnv, checkEnv } from "./env.js";
 import type { Launched } from "./launch.js";
-import type { LimitsReport } from "./limits.js";
+import { clampLimits, type LimitsReport, type LimitsRequest } from "./limits.js";
 import type { Slirp } from "./network.js";
 import { preflight, type Tools } from "./preflight.js";
 import { PreviewForwarders } from "./preview.js";
@@ -29,8 +29,9 @@ import { LocalSandbox } from "./sandbox.js";
 import { cleanupDead, cleanupStale, killUid } from "./stale.js";
 import { bringUp } from "./start.js";
 import { Store, type Meta, type Owner } from "./store.js";
+import { createVolume, lendRunDir, mountVolume, takeBackRunDir, unmountVolume, volumeUnsupported } from "./volume.js";
 
-export interface LocalProviderOptions {
+export interface LocalProviderOptions extends LimitsRequest {
   /** Where workspaces and run directories live. */
   root: string;
   network: "isolated" | "none";
@@ -66,6 +67,7 @@ export class LocalProvider implements SandboxProvider {
   private readonly starting = new Map<string, Promise<void>>();
   private readonly previews: PreviewForwarders;
   private warnedLimits = false;
+  private readonly warnedUncapped = new Set<string>();
   private exitHook?: () => void;
 
   constructor(private readonly options: LocalProviderOptions) {
@@ -115,7 +117,8 @@ export class LocalProvider implements SandboxProvider {
 
   /** What is and is not enforced on this machine. */
   async limits(): Promise<LimitsReport> {
-    return limitsReport(this.options, await this.cgroups());
+    const tools = await this.checkTools().catch(() => undefined);
+    return limitsReport(this.options, { support: await this.cgroups(), volumeUnsupported: volumeUnsupported(), tmpfsSize: tools?.tmpfsSize });
   }
 
   async diagnose(): Promise<Diagnosis> {
@@ -138,6 +141,12 @@ export class LocalProvider implements SandboxProvider {
       const gid = isRoot() ? uid : process.getgid!();
       meta = { version: 1, id, labels: { ...spec.labels }, env, uid, gid, createdAt: new Date().toISOString() };
       await this.store.layout(id, uid, gid);
+      if (!volumeUnsupported()) {
+        const { diskMiB, inodes } = clampLimits(this.options);
+        await createVolume(this.store.dir(id), uid, gid, { sizeMiB: diskMiB, inodes }).catch((e: Error) =>
+          this.options.log.warn(`local sandbox ${id}: its disk use is NOT capped — ${e.message}`),
+        );
+      }
     }
     await this.store.writeMeta(meta);
     await this.start(id);
@@ -233,8 +242,15 @@ export class LocalProvider implements SandboxProvider {
     await unlink(this.store.boundSocketPath(id)).catch(() => {});
     await this.store.agentFile(id);
     const socket = { bound: this.store.boundSocketPath(id), host: this.store.socketPath(id) };
+    const dir = this.store.dir(id);
+    const volume = await mountVolume(dir);
+    if (!volume && !volumeUnsupported() && !this.warnedUncapped.has(id)) {
+      this.warnedUncapped.add(id);
+      this.options.log.warn(`local sandbox ${id} was made before sandboxes had a disk of their own: its disk use is NOT capped (delete it to get a capped one)`);
+    }
+    if (isRoot()) await lendRunDir(dir, meta.uid, meta.gid);
     const { launched, slirp, cgroups, problems } = await bringUp({
-      spec: { id, dir: this.store.dir(id), uid: meta.uid, gid: meta.gid, dropPrivileges: isRoot(), socket },
+      spec: { id, dir, uid: meta.uid, gid: meta.gid, dropPrivileges: isRoot(), socket, volume },
       cgroupName: this.cgroupName(id),
       tools,
       network: this.options.network,
@@ -242,6 +258,7 @@ export class LocalProvider implements SandboxProvider {
       support: await this.cgroups(),
       log: this.options.log,
     });
+    if (isRoot()) await takeBackRunDir(dir);
     if (!this.warnedLimits) {
       this.warnedLimits = true;
       for (const problem of problems) this.options.log.warn(`local sandbox limits: ${problem} — this limit is NOT enforced (see the diagnosis / doctor)`);
@@ -328,6 +345,7 @@ export class LocalProvider implements SandboxProvider {
     const meta = await this.store.readMeta(id);
     if (meta) await this.stop(id).catch((e) => this.options.log.warn(`local sandbox ${id}: stop before delete failed: ${(e as Error).message}`));
     if (meta && isRoot() && meta.uid !== 0) killUid(meta.uid);
+    await unmountVolume(this.store.dir(id));
     await this.store.removeDir(id);
     if (meta && isRoot()) await this.store.freeUid(meta.uid);
   }

@@ -5,7 +5,7 @@
 import { SandboxError, type ProviderLog } from "../provider.js";
 import { createCgroups, removeCgroups, type CgroupSupport } from "./cgroups.js";
 import { launch, type Launched, type LaunchSpec } from "./launch.js";
-import { clampLimits, type LimitsRequest } from "./limits.js";
+import { clampLimits, tcpBufferBytes, type LimitsRequest } from "./limits.js";
 import { startSlirp, type Slirp } from "./network.js";
 import type { Tools } from "./preflight.js";
 import { sleep } from "./proc.js";
@@ -23,7 +23,7 @@ export interface Up {
 }
 
 export interface StartInput {
-  spec: Omit<LaunchSpec, "runtime" | "bwrap" | "network" | "cgroupProcs" | "maxOpenFiles" | "onInit">;
+  spec: Omit<LaunchSpec, "runtime" | "bwrap" | "network" | "cgroupProcs" | "maxOpenFiles" | "onInit" | "tmpfsBytes">;
   /** Name of the sandbox's own cgroups. */
   cgroupName: string;
   tools: Tools;
@@ -35,7 +35,12 @@ export interface StartInput {
 
 export async function bringUp({ spec, cgroupName, tools, network, limits: requested, support, log }: StartInput): Promise<Up> {
   const limits = clampLimits(requested);
-  const cg = await createCgroups(support, cgroupName, limits.memoryMb * MiB, limits.maxProcesses);
+  const cg = await createCgroups(support, cgroupName, {
+    memoryBytes: limits.memoryMb * MiB,
+    maxProcesses: limits.maxProcesses,
+    cpus: limits.cpus,
+    tcpBytes: tcpBufferBytes(limits),
+  });
   let launched: Launched | undefined;
   let slirpStarting: Promise<Slirp> | undefined;
   const full: LaunchSpec = {
@@ -45,10 +50,12 @@ export async function bringUp({ spec, cgroupName, tools, network, limits: reques
     network,
     cgroupProcs: cg.procs,
     maxOpenFiles: limits.maxOpenFiles,
+    tmpfsBytes: tools.tmpfsSize ? limits.tmpMiB * MiB : undefined,
     // slirp4netns comes up while the agent starts (they are independent).
     onInit: (initPid) => {
       if (network !== "isolated") return;
-      slirpStarting = startSlirp({ slirp4netns: tools.slirp4netns!, initPid, id: spec.id });
+      // In the sandbox's cgroups: its socket buffers, memory and CPU count against the sandbox's limits.
+      slirpStarting = startSlirp({ slirp4netns: tools.slirp4netns!, initPid, id: spec.id, cgroupProcs: cg.procs });
       slirpStarting.catch(() => {});
     },
   };
