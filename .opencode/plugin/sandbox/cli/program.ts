@@ -10,6 +10,7 @@ import { applyCommand } from "./apply.js";
 import { diffCommand } from "./diff.js";
 import { doctorCommand } from "./doctor.js";
 import { logsCommand } from "./logs.js";
+import { previewCommand } from "./preview.js";
 import { CliError, err, EXIT } from "./output.js";
 import { pruneCommand } from "./prune.js";
 import { statusCommand } from "./status.js";
@@ -27,7 +28,7 @@ export function program(): Command {
     .version(version())
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
-  for (const command of [doctorCommand(), statusCommand(), syncCommand(), diffCommand(), applyCommand(), logsCommand(), pruneCommand()])
+  for (const command of [doctorCommand(), statusCommand(), syncCommand(), diffCommand(), applyCommand(), logsCommand(), pruneCommand(), previewCommand()])
     program.addCommand(command.exitOverride());
   return program;
 }
