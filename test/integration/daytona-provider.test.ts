@@ -32,7 +32,7 @@ describe("Daytona provider against the stand-in", () => {
 
   beforeAll(async () => {
     standin = await startDaytonaStandin({ daemon: "shell" });
-    provider = make({ env: { SANDBOX_SETTING: "on" }, autoStopMinutes: 30, networkAllowList: ["10.0.0.0/8"] });
+    provider = make({ env: { SANDBOX_SETTING: "on" }, autoStopMinutes: 30, networkAllowList: ["10.0.0.0/8"], domainAllowList: ["registry.npmjs.org", "*.github.com"] });
     sb = await provider.create({ labels: { plugin: "opencode-sandboxed", project: "p1", session: "ses_main" } });
   }, 120_000);
   afterAll(async () => {
@@ -50,6 +50,7 @@ describe("Daytona provider against the stand-in", () => {
       autoArchiveInterval: defaults.autoArchiveMinutes,
       autoDeleteInterval: defaults.autoDeleteMinutes,
       networkAllowList: "10.0.0.0/8",
+      domainAllowList: "registry.npmjs.org,*.github.com",
     });
     expect(record.createRequest.name).toMatch(/^opencode-sesmain-[0-9a-f]{6}$/);
   });

@@ -53,7 +53,7 @@ describe("config precedence", () => {
 describe("bad values name the option, the value and what is accepted", () => {
   it.each([
     [{ provider: "docker" }, 'option "provider" is "docker"; expected one of "auto", "daytona", "local"'],
-    [{ local: { network: "host" } }, 'option "local.network" is "host"; expected one of "isolated", "none"'],
+    [{ local: { network: "host" } }, 'option "local.network" is "host"; expected one of "isolated", "allowlist", "none"'],
     [{ local: { memoryMb: -5 } }, 'option "local.memoryMb" is -5; expected a number > 0'],
     [{ local: { maxProcesses: "many" } }, 'option "local.maxProcesses" is "many"; expected a number'],
     [{ daytona: { apiUrl: "ftp://x" } }, 'option "daytona.apiUrl" is "ftp://x"; expected an http(s) URL'],

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
+import { isDomainPattern, parseCidr } from "./providers/local/egress-policy.js";
 
 const positiveInt = z.number().int().positive();
 
@@ -34,6 +35,8 @@ export const ConfigSchema = z
         networkBlockAll: z.boolean().default(false),
         /** Allow outbound traffic only to these networks (CIDR, e.g. "10.0.0.0/8"). */
         networkAllowList: z.array(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "a CIDR such as 10.0.0.0/8")).default([]),
+        /** Allow outbound traffic only to these domains (Daytona's domainAllowList). */
+        domainAllowList: z.array(z.string().refine(isDomainPattern, "a domain such as registry.npmjs.org or *.github.com")).default([]),
         /** Minutes a signed preview link stays valid (a fresh one is handed out before that). */
         previewExpiryMinutes: z.number().int().min(1).max(24 * 60).default(60),
       })
@@ -47,12 +50,21 @@ export const ConfigSchema = z
         public: false,
         networkBlockAll: false,
         networkAllowList: [],
+        domainAllowList: [],
         previewExpiryMinutes: 60,
       }),
     local: z
       .object({
-        /** isolated: outbound through slirp4netns, host loopback unreachable. none: no network. */
-        network: z.enum(["isolated", "none"]).default("isolated"),
+        /**
+         * isolated: outbound through slirp4netns; this machine's addresses and private, link-local
+         * and unique-local ranges unreachable. allowlist: HTTP(S) only to allowDomains, through a
+         * proxy on the host. none: no network.
+         */
+        network: z.enum(["isolated", "allowlist", "none"]).default("isolated"),
+        /** network "allowlist": domains the sandbox may reach ("registry.npmjs.org", "*.github.com"). */
+        allowDomains: z.array(z.string().refine(isDomainPattern, "a domain such as registry.npmjs.org or *.github.com")).default([]),
+        /** Private or link-local networks the sandbox may reach anyway (CIDR or address, e.g. "192.168.1.0/24"). */
+        allowCidrs: z.array(z.string().refine((s) => parseCidr(s) !== undefined, "a CIDR such as 192.168.1.0/24 or an address")).default([]),
         memoryMb: positiveInt.default(2048),
         maxProcesses: positiveInt.default(512),
         maxOpenFiles: positiveInt.default(4096),
@@ -66,7 +78,7 @@ export const ConfigSchema = z
         tmpMiB: positiveInt.optional(),
       })
       .strict()
-      .default({ network: "isolated", memoryMb: 2048, maxProcesses: 512, maxOpenFiles: 4096 }),
+      .default({ network: "isolated", allowDomains: [], allowCidrs: [], memoryMb: 2048, maxProcesses: 512, maxOpenFiles: 4096 }),
     /** Extra environment for commands in the sandbox. Host variables are never passed through. */
     sandboxEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
     /** Names of `sandboxEnv` entries whose values must never reach the log. */

@@ -31,9 +31,16 @@ export type Notice =
   /** The final sync of a deleted session failed: its sandbox is kept. */
   | { kind: "delete_kept"; sessionID: string; message: string }
   /** A server started listening in the session's sandbox (or its link changed): the link the user can open. */
-  | { kind: "preview_ready"; sessionID: string; port: number; url: string };
+  | { kind: "preview_ready"; sessionID: string; port: number; url: string }
+  /** The sandbox's egress policy refused a connection (network "allowlist"): what, why, and the option that allows it. */
+  | { kind: "egress_blocked"; sessionID: string; host: string; why: string; option: string };
 
 export type Notify = (notice: Notice) => void;
+
+/** A provider's refused connection as the notice of the session whose sandbox made it (labelled `session`). */
+export function egressNotice(e: { sandboxId: string; labels: Record<string, string>; host: string; why: string; option: string }): Notice {
+  return { kind: "egress_blocked", sessionID: e.labels.session ?? e.sandboxId, host: e.host, why: e.why, option: e.option };
+}
 
 export type Level = "success" | "info" | "warning" | "error";
 
@@ -156,5 +163,11 @@ export function words(n: Notice): Words | undefined {
       return { text: `Could not sync the deleted session's work (${n.message.split("\n")[0]}); its sandbox was kept.`, level: "error" };
     case "preview_ready":
       return { text: `Port ${n.port} is listening in the sandbox: ${n.url}`, level: "info", once: `preview:${n.sessionID}:${n.port}:${n.url}` };
+    case "egress_blocked":
+      return {
+        text: `The sandbox blocked a connection to ${n.host}: ${n.why}. To allow it, add it to ${n.option} in the plugin's options (then restart OpenCode).`,
+        level: "warning",
+        once: `egress:${n.sessionID}:${n.host}`,
+      };
   }
 }

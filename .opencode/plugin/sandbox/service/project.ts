@@ -16,7 +16,7 @@ import { Seeder } from "../git/seeder.js";
 import { GitSync, type MergeResult, type SyncReason, type SyncResult } from "../git/service.js";
 import { createProvider, unavailableHint } from "../providers/factory.js";
 import { isSandboxError, SandboxError, type Sandbox, type SandboxProvider } from "../providers/provider.js";
-import type { Notify } from "./notices.js";
+import { egressNotice, type Notify } from "./notices.js";
 import { SyncTriggers } from "./sync-triggers.js";
 
 export interface ProjectServiceOptions {
@@ -71,7 +71,8 @@ export class ProjectService {
       seed: seeder.seed,
       provider: () => {
         if (o.configError) return Promise.reject(o.configError);
-        return (provider ??= o.provider?.() ?? createProvider(config, log));
+        // A refused connection is told to the session whose sandbox made it (once per domain: notices.ts).
+        return (provider ??= o.provider?.() ?? createProvider(config, log, { egressBlocked: (e) => notify(egressNotice(e)) }));
       },
       parentOf: o.parentOf,
       phases,

@@ -30,6 +30,8 @@ export interface DaytonaProviderOptions {
   public: boolean;
   networkBlockAll?: boolean;
   networkAllowList?: string[];
+  /** Outbound traffic only to these domains (none: no domain rule). */
+  domainAllowList?: string[];
   previewExpiryMinutes: number;
   /** The user's `sandboxEnv`. */
   env?: Record<string, string>;
@@ -115,7 +117,8 @@ export class DaytonaProvider implements SandboxProvider {
       ok: true,
       detail: `auto-stop after ${this.o.autoStopMinutes} min idle, archive after ${this.o.autoArchiveMinutes} min stopped, delete after ${this.o.autoDeleteMinutes} min stopped`,
     });
-    checks.push({ name: "network", ok: true, detail: this.o.networkBlockAll ? "all outbound blocked" : this.o.networkAllowList?.length ? `outbound only to ${this.o.networkAllowList.join(", ")}` : "outbound open" });
+    const allowed = [...(this.o.networkAllowList ?? []), ...(this.o.domainAllowList ?? [])];
+    checks.push({ name: "network", ok: true, detail: this.o.networkBlockAll ? "all outbound blocked" : allowed.length ? `outbound only to ${allowed.join(", ")}` : "outbound open" });
     checks.push({ name: "previews", ok: true, detail: this.o.public ? "public sandboxes: links need no token" : `signed links valid ${this.o.previewExpiryMinutes} min, renewed before they expire` });
     return { provider: this.name, available: checks.every((c) => c.ok), checks };
   }
@@ -132,6 +135,8 @@ export class DaytonaProvider implements SandboxProvider {
       autoDeleteInterval: this.o.autoDeleteMinutes,
       networkBlockAll: this.o.networkBlockAll,
       networkAllowList: this.o.networkAllowList?.join(","),
+      // Empty is left out: it must not read as "no domain at all".
+      domainAllowList: this.o.domainAllowList?.length ? this.o.domainAllowList.join(",") : undefined,
     };
     const params = this.o.image ? { ...base, image: this.o.image, resources: this.o.resources } : { ...base, snapshot: this.o.snapshot };
     const timeout = this.o.startTimeoutSec ?? 180;

@@ -252,6 +252,20 @@ let quiet = false;
 for (const s of [process.stdout, process.stderr]) s.on("error", () => {});
 const server = net.createServer(handle);
 server.on("error", (err) => { if (!quiet) process.stderr.write("agent: " + err.message + "\n"); process.exit(70); });
-server.listen(SOCKET, () => { process.stdout.write("ready " + process.pid + "\n"); quiet = true; });
+// Network "allowlist": the sandbox's only way out is the host's proxy on a unix socket;
+// HTTP clients want a TCP proxy, so 127.0.0.1:<port> here forwards to it (argv[3] "<port>:<socket>").
+function egressForwarder(spec, then) {
+  if (!spec) return then();
+  const at = spec.indexOf(":");
+  const fwd = net.createServer((c) => {
+    const up = net.connect(spec.slice(at + 1));
+    const end = () => { c.destroy(); up.destroy(); };
+    for (const s of [c, up]) { s.on("error", end); s.on("close", end); }
+    c.pipe(up); up.pipe(c);
+  });
+  fwd.on("error", (err) => { if (!quiet) process.stderr.write("agent: egress forwarder: " + err.message + "\n"); process.exit(71); });
+  fwd.listen(Number(spec.slice(0, at)), "127.0.0.1", then);
+}
+egressForwarder(process.argv[3], () => server.listen(SOCKET, () => { process.stdout.write("ready " + process.pid + "\n"); quiet = true; }));
 process.on("uncaughtException", (err) => { if (!quiet) process.stderr.write("agent: uncaught " + (err && err.stack || err) + "\n"); });
 `;

@@ -6,6 +6,8 @@ import type { Check, Diagnosis } from "../provider.js";
 import type { CgroupSupport } from "./cgroups.js";
 import { clampLimits, type LimitsReport, type LimitsRequest, type LimitStatus } from "./limits.js";
 import type { Tools } from "./preflight.js";
+import type { NetworkMode } from "./egress-policy.js";
+import { NOT_ENFORCED_AS_USER } from "./egress.js";
 
 export interface LimitsContext {
   support: CgroupSupport;
@@ -51,7 +53,7 @@ export interface DiagnoseInput {
   /** The preflight's outcome: the tools found, or its error (whose message names the fix). */
   tools: Tools | Error;
   root: string;
-  network: "isolated" | "none";
+  network: NetworkMode;
   limits: LimitsReport;
 }
 
@@ -61,7 +63,13 @@ export function diagnosis({ tools, root, network, limits }: DiagnoseInput): Diag
   else {
     checks.push({ name: "bubblewrap", ok: true, detail: tools.bwrap });
     checks.push({ name: "agent runtime", ok: true, detail: `${tools.runtime.path}${tools.runtime.bun ? " (Bun)" : ""}` });
-    checks.push({ name: "network", ok: true, detail: network === "isolated" ? `isolated (slirp4netns ${tools.slirp4netns})` : "none (no network inside)" });
+    const detail = {
+      isolated: `isolated (slirp4netns ${tools.slirp4netns}; this machine's addresses and private, link-local ranges filtered by nftables)`,
+      allowlist: "allowlist (no route; HTTP(S) through the host's proxy to local.allowDomains only)",
+      none: "none (no network inside)",
+    }[network];
+    checks.push({ name: "network", ok: true, detail });
+    if (network === "isolated" && process.getuid?.() !== 0) checks.push({ name: "egress filter", ok: false, warning: true, detail: NOT_ENFORCED_AS_USER, fix: 'run OpenCode as root, or set local.network to "allowlist" or "none"' });
   }
   checks.push({
     name: "privileges",

@@ -34,6 +34,8 @@ import {
 } from "./constants.js";
 import type { Runtime } from "./runtime.js";
 import { claimSocket } from "./socket.js";
+import { EGRESS_PORT, EGRESS_SOCKET } from "./egress-proxy.js";
+import type { NetworkMode } from "./egress-policy.js";
 
 export const HOSTNAME = "sandbox";
 const READY_TIMEOUT_MS = 15_000;
@@ -58,7 +60,7 @@ export interface LaunchSpec {
   gid: number;
   /** Drop to `uid` on the host first (we are root). */
   dropPrivileges: boolean;
-  network: "isolated" | "none";
+  network: NetworkMode;
   cgroupProcs: string[];
   maxOpenFiles: number;
   /** Size of /tmp and /dev/shm (bwrap --size); undefined when this bwrap cannot cap a tmpfs. */
@@ -88,7 +90,7 @@ async function writeEtc(spec: LaunchSpec) {
     group: `root:x:0:\n${SANDBOX_USER}:x:${spec.gid}:\nnogroup:x:65534:\n`,
     hosts: `127.0.0.1 localhost ${HOSTNAME}\n::1 localhost ip6-localhost ip6-loopback\n`,
     hostname: `${HOSTNAME}\n`,
-    // slirp4netns's built-in DNS forwarder; with no network there is nothing to ask.
+    // slirp4netns's built-in DNS forwarder; with no route there is nothing to ask (allowlist: the proxy resolves).
     "resolv.conf": spec.network === "isolated" ? "nameserver 10.0.2.3\n" : "",
   };
   for (const [name, text] of Object.entries(files)) await writeFile(join(etc, name), text, { mode: 0o644 });
@@ -164,6 +166,8 @@ export function bwrapArgs(spec: LaunchSpec): string[] {
   );
   if (spec.runtime.bun) args.push("--setenv", "BUN_BE_BUN", "1");
   args.push("--info-fd", "3", runtimeInside, AGENT_INSIDE, `${RUN_DIR_INSIDE}/agent.sock`);
+  // allowlist: the agent forwards 127.0.0.1:EGRESS_PORT to the host's proxy (egress-proxy.ts).
+  if (spec.network === "allowlist") args.push(`${EGRESS_PORT}:${RUN_DIR_INSIDE}/${EGRESS_SOCKET}`);
   return args;
 }
 

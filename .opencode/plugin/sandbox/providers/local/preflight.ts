@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { SandboxError } from "../provider.js";
 import { UID_BASE } from "./constants.js";
 import { findRuntime, type Runtime } from "./runtime.js";
+import type { NetworkMode } from "./egress-policy.js";
 
 /** An executable on PATH; the usual system directories only when PATH is unset (so PATH decides). */
 export function which(name: string): string | null {
@@ -45,7 +46,7 @@ function run(command: string, args: string[]): Promise<{ code: number | null; ou
 
 const unavailable = (message: string) => new SandboxError("unavailable", `Local sandbox unavailable: ${message}`);
 
-export async function preflight(opts: { network: "isolated" | "none"; runtime?: string }): Promise<Tools> {
+export async function preflight(opts: { network: NetworkMode; runtime?: string }): Promise<Tools> {
   if (process.platform !== "linux") throw unavailable(`it needs Linux (bubblewrap); this is ${process.platform}.`);
   const bwrap = which("bwrap");
   if (!bwrap) throw unavailable(`bubblewrap is not installed — install it (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install bubblewrap).`);

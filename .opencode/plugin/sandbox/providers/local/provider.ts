@@ -28,13 +28,24 @@ import { killRef, sleep } from "./proc.js";
 import { LocalSandbox } from "./sandbox.js";
 import { cleanupDead, cleanupStale, killUid } from "./stale.js";
 import { bringUp } from "./start.js";
+import { egressEnv, type Egress } from "./egress.js";
+import { makePolicy, type EgressPolicy, type NetworkMode } from "./egress-policy.js";
+import type { EgressBlocked, Resolve } from "./egress-proxy.js";
 import { Store, type Meta, type Owner } from "./store.js";
 import { createVolume, lendRunDir, mountVolume, takeBackRunDir, unmountVolume, volumeUnsupported } from "./volume.js";
 
 export interface LocalProviderOptions extends LimitsRequest {
   /** Where workspaces and run directories live. */
   root: string;
-  network: "isolated" | "none";
+  network: NetworkMode;
+  /** network "allowlist": the domains the sandbox may reach (`name`, or `*.name` for every name below it). */
+  allowDomains?: string[];
+  /** Private or link-local networks (CIDR or address) the sandbox may reach anyway. */
+  allowCidrs?: string[];
+  /** A connection the egress policy refused (sandbox id, its labels and what was refused). */
+  onEgressBlocked?: (event: EgressBlocked & { sandboxId: string; labels: Record<string, string> }) => void;
+  /** Tests: how the allowlist proxy resolves names (default: the system's resolver). */
+  resolve?: Resolve;
   memoryMb: number;
   maxProcesses: number;
   maxOpenFiles: number;
@@ -50,6 +61,7 @@ export interface LocalProviderOptions extends LimitsRequest {
 interface Running {
   launched: Launched;
   slirp?: Slirp;
+  egress?: Egress;
   cgroups: string[];
   ended: Promise<void>;
 }
@@ -75,6 +87,11 @@ export class LocalProvider implements SandboxProvider {
     this.store = new Store(this.root);
     this.previews = new PreviewForwarders(options.channel);
     checkEnv(options.env);
+    try {
+      this.policy();
+    } catch (error) {
+      throw new SandboxError("bad_input", `local.allowCidrs: ${(error as Error).message}`);
+    }
   }
 
   // ---- preflight, start-up clean-up, diagnosis -------------------------------------
@@ -104,6 +121,10 @@ export class LocalProvider implements SandboxProvider {
       this.ready.catch(() => (this.ready = undefined));
     }
     return this.ready;
+  }
+
+  private policy(): EgressPolicy {
+    return makePolicy({ mode: this.options.network, allowDomains: this.options.allowDomains, allowCidrs: this.options.allowCidrs });
   }
 
   private cgroups(): Promise<CgroupSupport> {
@@ -249,11 +270,17 @@ export class LocalProvider implements SandboxProvider {
       this.options.log.warn(`local sandbox ${id} was made before sandboxes had a disk of their own: its disk use is NOT capped (delete it to get a capped one)`);
     }
     if (isRoot()) await lendRunDir(dir, meta.uid, meta.gid);
-    const { launched, slirp, cgroups, problems } = await bringUp({
+    const { launched, slirp, egress, cgroups, problems } = await bringUp({
       spec: { id, dir, uid: meta.uid, gid: meta.gid, dropPrivileges: isRoot(), socket, volume },
       cgroupName: this.cgroupName(id),
       tools,
       network: this.options.network,
+      egress: {
+        // The host's addresses are read at each start: they change (Wi-Fi, VPN).
+        policy: this.policy(),
+        onBlocked: (event) => this.options.onEgressBlocked?.({ ...event, sandboxId: id, labels: { ...meta.labels } }),
+        resolve: this.options.resolve,
+      },
       limits: this.options,
       support: await this.cgroups(),
       log: this.options.log,
@@ -273,7 +300,7 @@ export class LocalProvider implements SandboxProvider {
     await this.store.writeOwner(id, owner);
     await this.store.markActive(id);
     let ended!: () => void;
-    const entry: Running = { launched, slirp, cgroups, ended: new Promise((r) => (ended = r)) };
+    const entry: Running = { launched, slirp, egress, cgroups, ended: new Promise((r) => (ended = r)) };
     this.running.set(id, entry);
     this.installExitHook();
     launched.exited.then(async (how) => {
@@ -281,6 +308,7 @@ export class LocalProvider implements SandboxProvider {
       await this.store.markActive(id);
       this.options.log.info(`local sandbox ${id} ended (${how})`);
       entry.slirp?.stop();
+      await entry.egress?.close();
       await this.previews.close(id);
       await removeCgroups(entry.cgroups);
       const current = await this.store.readOwner(id);
@@ -370,7 +398,7 @@ export class LocalProvider implements SandboxProvider {
 
   private handle(meta: Meta): Sandbox {
     const client = this.client(meta.id);
-    const env = { ...baseEnv(), ...checkEnv(this.options.env), ...meta.env };
+    const env = { ...baseEnv(), ...egressEnv(this.options.network), ...checkEnv(this.options.env), ...meta.env };
     return new LocalSandbox(meta.id, client, () => env, () => this.previews.for(meta.id, client));
   }
 
