@@ -8,7 +8,7 @@ import { resolveProvider } from "../config.js";
 import type { Check } from "../providers/provider.js";
 import { withContext, type CliContext } from "./context.js";
 import { gitChecks, opencodeChecks, pathChecks } from "./host-checks.js";
-import { EXIT, json, out } from "./output.js";
+import { err, EXIT, json, out } from "./output.js";
 
 interface Section {
   name: string;
@@ -38,7 +38,7 @@ function render(section: Section): void {
 
 export function doctorCommand(): Command {
   return new Command("doctor")
-    .description("check that sandboxes can run here (provider, git, paths, OpenCode), with the fix for each problem")
+    .description("check that sandboxes can run here (provider, git, paths, OpenCode: the plugin listed and loading, the guard), with the fix for each problem")
     .option("--json", "print the checks as JSON")
     .action(
       withContext(async (ctx, opts: { json?: boolean }) => {
@@ -46,7 +46,7 @@ export function doctorCommand(): Command {
           await providerSection(ctx),
           { name: "git", checks: await gitChecks(ctx.project) },
           { name: "paths", checks: await pathChecks() },
-          { name: "opencode", checks: await opencodeChecks() },
+          { name: "opencode", checks: await opencodeChecks(ctx.project, err) },
         ];
         const ok = sections.every((s) => s.checks.every((c) => c.ok || c.warning));
         if (opts.json) json({ ok, sections });

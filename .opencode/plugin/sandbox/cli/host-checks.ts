@@ -10,6 +10,8 @@ import { promisify } from "node:util";
 import { logPath, stateDir } from "../core/paths.js";
 import { rawGit } from "../git/host-git.js";
 import type { Check } from "../providers/provider.js";
+import { guardIn } from "./guard-file.js";
+import { probeOpencode, type Probe } from "./opencode-probe.js";
 import type { ProjectLocation } from "./project.js";
 
 const run = promisify(execFile);
@@ -48,7 +50,7 @@ export async function pathChecks(): Promise<Check[]> {
   return [await writable("state directory", stateDir()), await writable("log directory", dirname(logPath()))];
 }
 
-async function onPath(command: string): Promise<string | undefined> {
+export async function onPath(command: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? "").split(delimiter).filter(Boolean)) {
     const file = join(dir, command);
     if (await access(file, constants.X_OK).then(() => true, () => false)) return file;
@@ -56,13 +58,56 @@ async function onPath(command: string): Promise<string | undefined> {
   return undefined;
 }
 
-export async function opencodeChecks(): Promise<Check[]> {
+/**
+ * The OpenCode on PATH, then what it makes of this project: whether its effective
+ * configuration lists the plugin, whether the plugin loads (OpenCode started headless,
+ * the plugin's start-up record looked for), and whether the fail-safe guard is there.
+ */
+export async function opencodeChecks(project: ProjectLocation, progress: (line: string) => void = () => {}): Promise<Check[]> {
+  const root = project.worktree === "/" ? project.directory : project.worktree;
+  const guard = await guardCheck(root);
   const file = await onPath("opencode");
-  if (!file) return [{ name: "opencode", ok: false, warning: true, detail: "not found on PATH", fix: "install OpenCode: npm install -g opencode-ai" }];
+  if (!file)
+    return [
+      { name: "opencode", ok: false, warning: true, detail: "not found on PATH, so whether it lists and loads the plugin is not checked", fix: "install OpenCode: npm install -g opencode-ai" },
+      guard,
+    ];
+  let version: string;
   try {
     const { stdout } = await run(file, ["--version"], { timeout: 30_000 });
-    return [{ name: "opencode", ok: true, detail: `${stdout.trim()} (${file})` }];
+    version = stdout.trim();
   } catch (error) {
-    return [{ name: "opencode", ok: false, warning: true, detail: `${file} --version failed: ${(error as Error).message.split("\n")[0]}` }];
+    return [{ name: "opencode", ok: false, warning: true, detail: `${file} --version failed: ${(error as Error).message.split("\n")[0]}` }, guard];
   }
+  progress(`· starting OpenCode (${file} debug config) to check that it loads the plugin…`);
+  return [{ name: "opencode", ok: true, detail: `${version} (${file})` }, ...pluginChecks(await probeOpencode(file, project.directory)), guard];
+}
+
+const INIT = "npx opencode-sandboxed init";
+
+export function pluginChecks(probe: Probe): Check[] {
+  if (probe.kind === "failed") return [{ name: "plugin", ok: false, warning: true, detail: `not checked: ${probe.message}` }];
+  const ours = probe.plugins.filter((p) => p.ours);
+  if (!ours.length)
+    return [{ name: "plugin listed", ok: false, detail: "OpenCode's configuration for this project does not list opencode-sandboxed: its tools run on this machine", fix: `${INIT} (adds it to opencode.json)` }];
+  const where = ours.map((p) => `${p.spec}${p.source ? ` (${p.source})` : ""}`).join(", ");
+  return [
+    { name: "plugin listed", ok: true, detail: where },
+    probe.loaded
+      ? { name: "plugin loads", ok: true, detail: probe.loaded }
+      : {
+          name: "plugin loads",
+          ok: false,
+          detail: `OpenCode started without it (it does not say why): the entry cannot be installed or loaded`,
+          fix: `check the entry: an npm name must exist on the registry (npm view ${ours[0].spec.split("@file:")[0]}), a path must exist; then ${INIT}`,
+        },
+  ];
+}
+
+async function guardCheck(root: string): Promise<Check> {
+  const g = await guardIn(root);
+  if (!g.present)
+    return { name: "guard", ok: false, warning: true, detail: `${g.path} is missing: if the plugin fails to load, OpenCode runs tools on this machine without a word`, fix: INIT };
+  if (g.version === undefined) return { name: "guard", ok: false, warning: true, detail: `${g.path} is not opencode-sandboxed's guard`, fix: `rename it, then ${INIT}` };
+  return { name: "guard", ok: true, detail: `version ${g.version}: ${g.path}` };
 }

@@ -9,6 +9,7 @@ import { ConfigError } from "../config.js";
 import { applyCommand } from "./apply.js";
 import { diffCommand } from "./diff.js";
 import { doctorCommand } from "./doctor.js";
+import { initCommand } from "./init.js";
 import { logsCommand } from "./logs.js";
 import { previewCommand } from "./preview.js";
 import { CliError, err, EXIT } from "./output.js";
@@ -28,7 +29,7 @@ export function program(): Command {
     .version(version())
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
-  for (const command of [doctorCommand(), statusCommand(), syncCommand(), diffCommand(), applyCommand(), logsCommand(), pruneCommand(), previewCommand()])
+  for (const command of [initCommand(), doctorCommand(), statusCommand(), syncCommand(), diffCommand(), applyCommand(), logsCommand(), pruneCommand(), previewCommand()])
     program.addCommand(command.exitOverride());
   return program;
 }

@@ -26,8 +26,8 @@ const HOST_SAFE = new Set(["todowrite", "question", "skill", "task", "invalid", 
 function refusal(tool: string, directory: string): string {
   return (
     `Refused "${tool}": opencode-sandboxed did not load in this OpenCode, so this tool would run on the user's machine instead of in a sandbox. ` +
-    `Stop and tell the user. To find out why: run \`npx opencode-sandboxed doctor\` in ${directory}, ` +
-    `and look for "opencode-sandboxed" or "plugin" in OpenCode's log (~/.local/share/opencode/log/, or start OpenCode with --print-logs). ` +
+    `Stop and tell the user. OpenCode does not say why a plugin did not load; to find out, run \`npx opencode-sandboxed doctor\` in ${directory}: ` +
+    `it shows whether the plugin is listed in OpenCode's configuration, whether it loads, and what to do (usually: fix the plugin entry in opencode.json, then \`npx opencode-sandboxed init\`). ` +
     `To run without the sandbox on purpose, delete .opencode/plugin/opencode-sandboxed-guard.js.`
   );
 }
