@@ -373,9 +373,13 @@ export class LocalProvider implements SandboxProvider {
     const meta = await this.store.readMeta(id);
     if (meta) await this.stop(id).catch((e) => this.options.log.warn(`local sandbox ${id}: stop before delete failed: ${(e as Error).message}`));
     if (meta && isRoot() && meta.uid !== 0) killUid(meta.uid);
-    await unmountVolume(this.store.dir(id));
-    await this.store.removeDir(id);
+    // Files that cannot go now never keep the id, the uid or a session's mapping taken:
+    // they wait out of reach in .trash, reported here, and are removed at a later start or delete.
+    await unmountVolume(this.store.dir(id)).catch((e: Error) => this.options.log.warn(`local sandbox ${id}: ${e.message}`));
+    const removal = await this.store.removeDir(id);
     if (meta && isRoot()) await this.store.freeUid(meta.uid);
+    if (!removal.removed)
+      this.options.log.warn(`local sandbox ${id} deleted, but not all its files could be removed (${removal.why}); they wait in ${this.store.trashDir()} and are tried again at the next start or delete`);
   }
 
   async dispose(): Promise<void> {

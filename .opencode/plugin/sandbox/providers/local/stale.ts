@@ -1,6 +1,7 @@
 /**
  * What a crashed owner left behind: its sandboxes' processes, helpers, cgroups,
- * sockets and owner records. Workspaces are never touched here (only delete removes one).
+ * sockets and owner records. Workspaces are never touched here (only delete removes one);
+ * what a delete could not remove (.trash) is tried again.
  */
 import { unlink } from "node:fs/promises";
 import type { ProviderLog } from "../provider.js";
@@ -44,4 +45,6 @@ export async function cleanupStale(store: Store, busy: (id: string) => boolean, 
     } else await unlink(store.socketPath(id)).catch(() => {});
   }
   await pruneEmptyCgroups(support).catch(() => {});
+  for (const left of await store.sweepTrash().catch(() => []))
+    log.warn(`a deleted local sandbox's files could not all be removed (${left.why}); left in ${left.path}, tried again at the next start`);
 }

@@ -2,6 +2,8 @@
  * On-disk layout of local sandboxes under the root (default `sandboxesDir()`):
  *
  *   <root>/.uids/<uid>               host uid → sandbox id (root only; O_EXCL allocation)
+ *   <root>/.trash/<id>-<hex>/        a deleted sandbox's directory until it is removed (0700):
+ *                                    what removal could not take stays here, and is tried again
  *   <root>/<id>/meta.json            id, labels, env, host uid (0600, never inside)
  *   <root>/<id>/owner.json           which process runs it now (pid+start time, bwrap, slirp, cgroups)
  *   <root>/<id>/start.lock           held while one process starts it
@@ -17,13 +19,13 @@
  * Only project/, home/ and run/ are bound writable; the host-side files the
  * provider trusts (meta, owner, etc) are out of the sandbox's reach.
  */
-import { spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
-import { chmod, lchown, mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { chmod, lchown, mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SandboxError } from "../provider.js";
 import { AGENT_SOURCE } from "./agent-source.js";
 import { ID_PATTERN, UID_BASE, UID_RANGE } from "./constants.js";
+import { removeTree, type Removal } from "./remove-tree.js";
 import { acquireLock, lockHeld as lockHeldAt, LockTimeoutError } from "../../util/lock.js";
 import type { ProcessRef } from "../../util/process-ref.js";
 import { writeAtomic } from "../../util/write-atomic.js";
@@ -169,20 +171,44 @@ export class Store {
     return unlink(join(this.root, ".uids", String(uid))).catch(() => {});
   }
 
-  /** The sandbox's whole directory, workspace included. */
-  async removeDir(id: string) {
-    const remove = () => rm(this.dir(id), { recursive: true, force: true, maxRetries: 3 });
+  trashDir = () => join(this.root, ".trash");
+
+  /**
+   * The sandbox's whole directory, workspace included. It is first moved aside into
+   * .trash (one rename: the id is gone at once, whatever the workspace holds), then
+   * removed; never throws for what the sandbox made unremovable — that stays in .trash,
+   * is returned, and is tried again by every later removal and `sweepTrash`.
+   */
+  async removeDir(id: string): Promise<Removal> {
+    const retired = await this.retire(id);
+    const removal = retired ? await removeTree(retired) : { removed: true as const };
+    await this.sweepTrash();
+    return removal;
+  }
+
+  /** Moves the sandbox's directory into .trash; its new path, or undefined when there was none. */
+  private async retire(id: string): Promise<string | undefined> {
+    await mkdir(this.trashDir(), { recursive: true, mode: 0o700 });
+    const target = join(this.trashDir(), `${id}-${randomBytes(4).toString("hex")}`);
     try {
-      await remove();
-    } catch {
-      // Read-only directories the sandbox made (Go's module cache…) stop rm as a normal user.
-      await new Promise<void>((resolve) => {
-        const child = spawn("chmod", ["-R", "u+rwX", this.dir(id)], { stdio: "ignore" });
-        child.on("close", () => resolve());
-        child.on("error", () => resolve());
-      });
-      await remove();
+      await rename(this.dir(id), target);
+      return target;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      // Not movable (a mount point in the way): removed where it is.
+      return this.dir(id);
     }
+  }
+
+  /** Removes what earlier deletions left in .trash; returns what still could not be removed. */
+  async sweepTrash(): Promise<{ path: string; why: string }[]> {
+    const left: { path: string; why: string }[] = [];
+    for (const name of await readdir(this.trashDir()).catch(() => [] as string[])) {
+      const path = join(this.trashDir(), name);
+      const r = await removeTree(path);
+      if (!r.removed) left.push({ path, why: r.why });
+    }
+    return left;
   }
 
   /** Cross-process start lock; a holder that died (kill -9) is seen and its lock taken over. */
