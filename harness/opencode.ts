@@ -327,14 +327,17 @@ export class Served {
     return (res.data ?? []).flatMap((m: any) => m.parts.filter((p: any) => p.type === "tool"));
   }
 
-  /** Collect every event the server publishes until stop() is called. */
-  async events(): Promise<{ list: { type: string; properties: any }[]; stop: () => void }> {
+  /** Collect every event the server publishes until stop() is called; `on` sees each as it arrives. */
+  async events(on?: (event: { type: string; properties: any }) => void): Promise<{ list: { type: string; properties: any }[]; stop: () => void }> {
     const list: { type: string; properties: any }[] = [];
     const controller = new AbortController();
     const sub = await this.client.event.subscribe({ signal: controller.signal } as never);
     (async () => {
       try {
-        for await (const e of sub.stream as AsyncIterable<any>) list.push(e);
+        for await (const e of sub.stream as AsyncIterable<any>) {
+          list.push(e);
+          on?.(e);
+        }
       } catch {}
     })();
     return { list, stop: () => controller.abort() };
