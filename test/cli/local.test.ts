@@ -14,6 +14,7 @@ import { LIMITS } from "../support/local-harness.js";
 import { lacks, missingBwrap, missingRoot } from "../support/prereq.js";
 import { until } from "../support/until.js";
 import { cli, cliEnv, cliSpawn, paths, projectIdOf, projectService } from "./cli-kit.js";
+import { opencodeEnv, PLUGIN_DIST } from "./opencode-env.js";
 
 const SESSION = "ses_cli_local_1";
 
@@ -141,16 +142,23 @@ describe("CLI on the local provider", { timeout: 120_000 }, () => {
     expect((await run("prune")).stdout).toContain("No local sandbox of this project is left without a session");
   });
 
-  it("doctor exits 0 on this machine", async () => {
-    const r = await run("doctor");
+  it("doctor exits 0 on this machine, with the plugin listed (init), loading in the real OpenCode, and the guard in place", async () => {
+    const withOpencode = await opencodeEnv(env, repo);
+    const init = await cli(["init", "--no-check", "--plugin", PLUGIN_DIST], { cwd: repo, env: withOpencode });
+    expect(init.code, init.stdout + init.stderr).toBe(0);
+    const r = await cli(["doctor"], { cwd: repo, env: withOpencode });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain("✔ bubblewrap");
     expect(r.stdout).toMatch(/✔ git: git version/);
     expect(r.stdout).toContain(`✔ state directory`);
+    expect(r.stdout).toContain(`✔ plugin listed: ${PLUGIN_DIST} (${repo}/opencode.json)`);
+    expect(r.stdout).toContain(`✔ plugin loads: `);
+    expect(r.stdout).toContain(`opencode-sandboxed loaded for ${repo}`);
+    expect(r.stdout).toMatch(/✔ guard: version 1/);
     expect(r.stdout).toContain("✔ Sandboxes can run here.");
-    const j = JSON.parse((await run("doctor", "--json")).stdout);
+    const j = JSON.parse((await cli(["doctor", "--json"], { cwd: repo, env: withOpencode })).stdout);
     expect(j.ok).toBe(true);
-  });
+  }, 300_000);
 
   it("doctor exits 1 with an invalid configuration, naming the option", async () => {
     const r = await cli(["doctor"], { cwd: repo, env: { ...env, OPENCODE_SANDBOX_PROVIDER: "docker" } });
