@@ -20,6 +20,7 @@ import { LocalProvider } from "../../.opencode/plugin/sandbox/providers/local/in
 import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { words, type Notice } from "../../.opencode/plugin/sandbox/service/notices.js";
 import { ProjectService } from "../../.opencode/plugin/sandbox/service/project.js";
+import type { PhaseHook } from "../../.opencode/plugin/sandbox/util/phases.js";
 import { LIMITS } from "../support/local-harness.js";
 import { lacks, missingBwrap, missingRoot } from "../support/prereq.js";
 import { cleanupAll, git, tempDir } from "./git-support.js";
@@ -76,8 +77,8 @@ describe("a project without git, on the local provider", { timeout: 180_000 }, (
     });
     services.push(service);
     const privateRepo = () => existingPrivateRepo({ directory: folder, key, dir: filesDir }) as Promise<PrivateRepo>;
-    const apply = async (allow?: { autoRun?: boolean; escapingSymlinks?: boolean }) =>
-      applySession({ files: await privateRepo(), sessionID: SESSION, store: service.store, config, allow });
+    const apply = async (allow?: { autoRun?: boolean; escapingSymlinks?: boolean }, phases?: PhaseHook) =>
+      applySession({ files: await privateRepo(), sessionID: SESSION, store: service.store, config, allow, phases });
     return { folder, key, service, notices, privateRepo, apply };
   }
 
@@ -189,6 +190,22 @@ describe("a project without git, on the local provider", { timeout: 180_000 }, (
       expect(await lstat(join(env.folder, path)).catch(() => null)).not.toBeNull();
       await sh(`rm -rf ${path} .vscode`);
       await env.service.sync(SESSION);
+    });
+
+    it("a file the user changes while the apply runs stops it before the folder is touched", async () => {
+      await env.apply({ autoRun: true, escapingSymlinks: true }); // the removals above
+      await sh("echo 'agent d' > d.txt && echo again >> a.txt");
+      await env.service.sync(SESSION);
+      let before: Record<string, string> = {};
+      const { outcome } = await env.apply(undefined, async (phase) => {
+        if (phase !== "apply:staged") return;
+        await writeFile(join(env.folder, "a.txt"), "the user, meanwhile\n");
+        // The folder as the user left it, without the apply's own staging directory.
+        before = Object.fromEntries(Object.entries(await tree(env.folder)).filter(([p]) => !p.startsWith(".opencode-sandboxed-apply-")));
+      });
+      expect(outcome).toEqual({ kind: "changed", paths: ["a.txt"] });
+      expect(await tree(env.folder)).toEqual(before); // d.txt not written, staging gone
+      expect(await readFile(join(env.folder, "a.txt"), "utf8")).toBe("the user, meanwhile\n");
     });
   });
 

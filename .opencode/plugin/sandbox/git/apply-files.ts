@@ -15,6 +15,7 @@ import { GitSyncError } from "./errors.js";
 import { filesSnapshot } from "./files-snapshot.js";
 import type { PrivateRepo } from "./private-repo.js";
 import type { Identity } from "./snapshot.js";
+import { reach, type PhaseHook } from "../util/phases.js";
 
 export interface FileChange {
   path: string;
@@ -50,6 +51,8 @@ export interface ApplyFilesInput {
   allow?: { autoRun?: boolean; escapingSymlinks?: boolean };
   /** Decide, write nothing. */
   dryRun?: boolean;
+  /** Tests: stop at named points (see util/phases.ts). */
+  phases?: PhaseHook;
 }
 
 interface Entry {
@@ -89,7 +92,7 @@ export async function applyFiles(input: ApplyFilesInput): Promise<FilesApplyOutc
   const refused = await policy(git, plan, input.allow ?? {});
   if (refused.length) return { kind: "refused", refused };
   if (input.dryRun) return { kind: "applied", changes: plan.map(({ path, change }) => ({ path, change })), commit: theirs };
-  const changed = await write(files, plan);
+  const changed = await write(files, plan, input.phases);
   if (changed.length) return { kind: "changed", paths: changed };
   return { kind: "applied", changes: plan.map(({ path, change }) => ({ path, change })), commit: theirs };
 }
@@ -180,7 +183,7 @@ async function drifted(directory: string, plan: Planned[]): Promise<string[]> {
  * Stages every new file in a temporary directory inside the folder (same file system:
  * renames), checks nothing changed since the snapshot, then deletes and renames into place.
  */
-async function write(files: PrivateRepo, plan: Planned[]): Promise<string[]> {
+async function write(files: PrivateRepo, plan: Planned[], phases: PhaseHook | undefined): Promise<string[]> {
   const { directory, git } = files;
   const staging = join(directory, `.opencode-sandboxed-apply-${randomBytes(4).toString("hex")}`);
   await mkdir(staging);
@@ -195,6 +198,7 @@ async function write(files: PrivateRepo, plan: Planned[]): Promise<string[]> {
       else await writeFile(tmp, bytes, { mode: p.after.mode === "100755" ? 0o755 : 0o644 });
       staged.set(p.path, tmp);
     }
+    await reach(phases, "apply:staged");
     const changed = await drifted(directory, plan);
     if (changed.length) return changed;
     // Deletions first: a file may give way to a directory of the same name.

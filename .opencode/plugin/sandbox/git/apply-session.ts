@@ -21,6 +21,7 @@ export interface ApplySessionInput {
   config: Pick<Config, "sync">;
   allow?: ApplyFilesInput["allow"];
   dryRun?: boolean;
+  phases?: ApplyFilesInput["phases"];
 }
 
 export async function applySession(input: ApplySessionInput): Promise<{ branch: string; outcome: FilesApplyOutcome }> {
@@ -42,6 +43,7 @@ export async function applySession(input: ApplySessionInput): Promise<{ branch: 
       limitBytes: config.sync.filesLimitMb * 1024 * 1024,
       allow: input.allow,
       dryRun: input.dryRun,
+      phases: input.phases,
     });
     if (outcome.kind === "applied" && !input.dryRun) await input.store.patch(sessionID, { appliedCommit: outcome.commit });
     return { branch, outcome };

@@ -23,7 +23,9 @@ export type Phase =
   /** The branch moved; the session's record does not know it yet. */
   | "sync:applied"
   /** A state file's new content is written and flushed under a temporary name; not renamed yet. */
-  | "state:written";
+  | "state:written"
+  /** An apply into a folder without git staged every new file; the folder is not checked again nor touched yet. */
+  | "apply:staged";
 
 export type PhaseHook = (phase: Phase) => void | Promise<void>;
 
