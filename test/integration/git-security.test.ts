@@ -42,12 +42,23 @@ describe.each(providerCases())("a malicious sandbox repository on $name", { time
     const { mkdirSync } = await import("node:fs");
     mkdirSync(marks);
 
-    git(repo, "checkout", "-q", "opencode/1"); // checked out and clean: sync fast-forwards the work tree
+    git(repo, "checkout", "-q", "opencode/1"); // checked out and clean
+    // .gitattributes and .gitmodules configure git on the host: the checkout does not
+    // follow by itself (git-autorun.test.ts); the work waits for review.
     const r = await h.gitSync.sync("ses_evil", "idle");
-    expect(r.kind === "synced" && r.outcome.kind).toBe("advanced");
+    expect(r.kind === "synced" && r.outcome.kind).toBe("held");
+    expect(existsSync(join(repo, ".gitattributes"))).toBe(false);
+    expect(readFileSync(join(repo, "f.txt"), "utf8")).toBe("original\n");
+    expect((await import("node:fs")).readdirSync(marks)).toEqual([]);
+    // The user takes it (with the host's drivers off: their own git would run them),
+    // so that the syncs below fast-forward a work tree whose attributes name the drivers.
+    const off = ["evil", "evilp"].flatMap((d) => ["-c", `filter.${d}.smudge=`, "-c", `filter.${d}.clean=`, "-c", `filter.${d}.process=`, "-c", `filter.${d}.required=false`]);
+    git(repo, ...off, "merge", "-q", "--ff-only", "opencode/1-review");
     expect(readFileSync(join(repo, "f.txt"), "utf8")).toBe("changed\n");
     expect(readFileSync(join(repo, "data.p"), "utf8")).toBe("data\n");
     expect(readFileSync(join(repo, ".gitattributes"), "utf8")).toContain("filter=evil");
+    rmSync(marks, { recursive: true, force: true });
+    mkdirSync(marks);
 
     // A second sync over the now-attributed work tree (status/refresh read .gitattributes).
     await h.sh("ses_evil", "echo again > f.txt");

@@ -8,7 +8,10 @@ import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from "node:fs/p
 import { join } from "node:path";
 import { reach, type PhaseHook } from "../util/phases.js";
 import type { HostGit, RepoInfo } from "./host-git.js";
+import { GitSyncError } from "./errors.js";
 import { allocateSideBranch, branchRef, refSafe } from "./refs.js";
+import { holdForReview } from "./review.js";
+import { inspectUpdate, type FlaggedPath } from "./worktree-guard.js";
 
 export type ApplyOutcome =
   /** `branch` moved from `from` (undefined: created) to `to`; `worktree` set when a checkout followed. */
@@ -18,7 +21,13 @@ export type ApplyOutcome =
   /** Checked out with local changes: left alone; the next sync tries again. */
   | { kind: "waiting"; branch: string; worktree: string; detail: string }
   /** The branch went elsewhere; the sandbox's work is on `sideBranch`. `created`: a new side branch. */
-  | { kind: "diverted"; branch: string; sideBranch: string; created: boolean; reason: "user_commits" | "rewritten" };
+  | { kind: "diverted"; branch: string; sideBranch: string; created: boolean; reason: "user_commits" | "rewritten" }
+  /**
+   * Checked out, and the update touches paths that run or configure something on the
+   * host by themselves: neither the branch nor the work tree moved; the work waits on
+   * the branch `review` for the user to look at and take.
+   */
+  | { kind: "held"; branch: string; worktree: string; review: string; to: string; paths: FlaggedPath[] };
 
 export interface ApplyInput {
   git: HostGit;
@@ -30,6 +39,8 @@ export interface ApplyInput {
   branchTip?: string;
   commit: string;
   reflog: string;
+  /** Bytes a fast-forward may write into a checked-out work tree (`sync.sizeBudgetMb`); default: no bound. */
+  budgetBytes?: number;
   /** Tests: stop at named points (see util/phases.ts). */
   phases?: PhaseHook;
 }
@@ -95,6 +106,15 @@ async function advance(input: ApplyInput, branch: string, from: string | undefin
   const marker = markerPath(repo, branch);
   // An interrupted earlier update was completed: decide again from the new tip.
   if (await recoverInterrupted(input, branch, marker, wt, from)) return applySync(input);
+
+  // Decided from git's objects before any file is touched: moving HEAD without the
+  // files would show the work reversed in `git status` (and `commit -a` would revert it).
+  const update = await inspectUpdate(git, from, commit);
+  if (input.budgetBytes !== undefined && update.writeBytes > input.budgetBytes) throw overBudget(`would write into your checkout of ${branch}`, update.writeBytes, input.budgetBytes);
+  if (update.flagged.length) {
+    const review = await holdForReview(git, branch, commit, reflog);
+    return { kind: "held", branch, worktree: cwd, review, to: commit, paths: update.flagged };
+  }
 
   // No optional index refresh: a kill here must not leave an index.lock behind.
   const status = await git.run(["status", "--porcelain=v1", "-z", "--untracked-files=no", "--ignore-submodules=none"], {
@@ -199,4 +219,15 @@ async function worktreeBlob(path: string): Promise<string | undefined> {
   else if (st.isFile()) data = await readFile(path);
   else return "not-a-file";
   return createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex");
+}
+
+const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+/** The refusal of a sync beyond `sync.sizeBudgetMb`: what, how much, and the ways out. */
+export function overBudget(what: string, bytes: number, budget: number): GitSyncError {
+  return new GitSyncError(
+    "over_budget",
+    `the session's work ${what} ${mib(bytes)}, more than one sync may bring (${mib(budget)}, option sync.sizeBudgetMb). ` +
+      `Nothing was brought over; the work stays in the sandbox. Remove the large files there (or add them to .gitignore), or raise sync.sizeBudgetMb.`,
+  );
 }

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import type { Sandbox } from "../providers/provider.js";
 import { reach, type PhaseHook } from "../util/phases.js";
+import { overBudget } from "./apply.js";
 import { GitSyncError } from "./errors.js";
 import { runScript, sandboxPath, SYNC_SCRIPT } from "./sandbox-git.js";
 import type { Identity } from "./snapshot.js";
@@ -31,6 +32,8 @@ export interface FromSandboxInput {
   identity: Identity;
   /** A fresh host temp path for the bundle. */
   tmp: () => Promise<string>;
+  /** Bytes one sync may download (`sync.sizeBudgetMb`); default: no bound. */
+  budgetBytes?: number;
   phases?: PhaseHook;
 }
 
@@ -54,7 +57,12 @@ export async function fromSandbox(input: FromSandboxInput): Promise<FromSandbox>
   if (!marks.has("BUNDLE")) return { head, bytes: 0, committed, sandboxMs, downloadMs: 0 };
   // A large bundle is downloaded and left for the next sync to sweep (no extra round trip).
   const inline = marks.get("INLINE")?.[0];
+  const budget = input.budgetBytes;
+  const told = Number(marks.get("SIZE")?.[0]?.trim());
+  // Refused before the download when the sandbox tells its size, and after it when it lied.
+  if (budget !== undefined && told > budget) throw overBudget("is a bundle of", told, budget);
   const bytes = inline !== undefined ? Buffer.from(inline, "base64") : await sandbox.readFile(remote);
+  if (budget !== undefined && bytes.length > budget) throw overBudget("is a bundle of", bytes.length, budget);
   const downloadMs = performance.now() - t0 - sandboxMs;
   const local = await input.tmp();
   await writeFile(local, bytes);

@@ -6,10 +6,11 @@
 import type { SessionRecord } from "../core/state-store.js";
 import type { Notify } from "../service/notices.js";
 import { reach, type PhaseHook } from "../util/phases.js";
-import { applySync, type ApplyOutcome } from "./apply.js";
+import { applySync, overBudget, type ApplyOutcome } from "./apply.js";
 import { expectSingleRef, readBundleHeader } from "./bundle.js";
 import { GitSyncError, isGitSyncError } from "./errors.js";
 import type { HostGit, RepoInfo } from "./host-git.js";
+import { measureBundle } from "./quarantine.js";
 import { allocateBranch, sessionRef } from "./refs.js";
 import { SANDBOX_SYNC_REF } from "./sandbox-git.js";
 
@@ -24,6 +25,8 @@ export interface IntoHostInput {
   /** The downloaded bundle; none when the sandbox had nothing the host lacks. */
   bundle: string | undefined;
   branchPrefix: string;
+  /** Bytes one sync may add (`sync.sizeBudgetMb`); default: no bound. */
+  budgetBytes?: number;
   notify: Notify;
   phases?: PhaseHook;
 }
@@ -41,6 +44,12 @@ export async function intoHost(input: IntoHostInput): Promise<IntoHost> {
     // index-pack's checks — a separate `git bundle verify` would repeat that.
     const header = await readBundleHeader(bundle);
     expectSingleRef(header, SANDBOX_SYNC_REF, head);
+    if (input.budgetBytes !== undefined) {
+      const objects = await git.out(["rev-parse", "--path-format=absolute", "--git-path", "objects"]);
+      const measured = await measureBundle(bundle, objects, `${bundle}.q`, header.prerequisites.length > 0);
+      if (measured === "need_full") return "need_full";
+      if (measured.bytes > input.budgetBytes) throw overBudget("would add to your repository's objects", measured.bytes, input.budgetBytes);
+    }
     const fetched = await git.run(
       [
         "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "--no-auto-maintenance",
@@ -69,7 +78,7 @@ export async function intoHost(input: IntoHostInput): Promise<IntoHost> {
     }
   }
   const outcome = await applySync({
-    git, repo, branch, sideBranch: record.sideBranch, branchTip: record.branchTip, commit: head, reflog, phases: input.phases,
+    git, repo, branch, sideBranch: record.sideBranch, branchTip: record.branchTip, commit: head, reflog, budgetBytes: input.budgetBytes, phases: input.phases,
   });
   const fields: Partial<SessionRecord> = {};
   if (outcome.kind === "advanced" && outcome.branch === branch) fields.branchTip = head;

@@ -109,7 +109,9 @@ if ! G bundle create "$OC_BUNDLE" "${SANDBOX_SYNC_REF}" $EXCL >"${SANDBOX_DIR}/b
   G bundle create "$OC_BUNDLE" "${SANDBOX_SYNC_REF}" >"${SANDBOX_DIR}/bundle.log" 2>&1 || { cat "${SANDBOX_DIR}/bundle.log"; fail "git bundle create failed"; }
 fi
 echo "@@BUNDLE $EXCL"
-if [ "$(wc -c < "$OC_BUNDLE")" -le ${INLINE_BUNDLE_BYTES} ]; then
+S=$(wc -c < "$OC_BUNDLE")
+echo "@@SIZE $S"
+if [ $S -le ${INLINE_BUNDLE_BYTES} ]; then
   printf '@@INLINE '; base64 < "$OC_BUNDLE" | tr -d '\n'; echo
   rm -f "$OC_BUNDLE"
 fi

@@ -176,6 +176,7 @@ export class GitSync {
       message: await this.commitMessage(sessionID, reason, record),
       identity: await this.host.who(git),
       tmp: () => this.host.tmp(repo, "sync"),
+      budgetBytes: this.budgetBytes(),
       phases: this.options.phases,
     });
   }
@@ -190,9 +191,14 @@ export class GitSync {
       bundle,
       record: (await this.options.store.get(sessionID)) ?? stale,
       branchPrefix: this.options.config.sync.branchPrefix,
+      budgetBytes: this.budgetBytes(),
       notify: this.options.notify,
       phases: this.options.phases,
     });
+  }
+
+  private budgetBytes(): number {
+    return this.options.config.sync.sizeBudgetMb * 1024 * 1024;
   }
 
   private report(sessionID: string, outcome: ApplyOutcome, record: SessionRecord, files: boolean) {

@@ -89,6 +89,18 @@ function syncedWords(n: Extract<Notice, { kind: "synced" }>): Words | undefined 
           : `the session's history no longer continues ${o.branch} (the agent reset or switched branches); ${o.branch} is kept`;
       return { text: `${why}. ${name}'s work is on ${o.sideBranch}: git log ${o.sideBranch} · git merge ${o.sideBranch}`, level: "warning" };
     }
+    case "held": {
+      const shown = o.paths.slice(0, 6).map((p) => `${p.path} (${p.reason})`);
+      const more = o.paths.length > shown.length ? `, and ${o.paths.length - shown.length} more` : "";
+      return {
+        text:
+          `${name}'s new work changes files that run code or configure tools on your machine by themselves: ${shown.join(", ")}${more}. ` +
+          `Your checkout of ${o.branch} in ${o.worktree} was left as it is; the work waits on ${o.review}. ` +
+          `Review it: git diff ${o.branch} ${o.review} · take it: git merge --ff-only ${o.review}`,
+        level: "warning",
+        once: `git-held:${o.branch}:${o.paths.map((p) => p.path).join("\0")}`,
+      };
+    }
     case "up_to_date":
       return undefined;
   }
