@@ -13,7 +13,7 @@ import { initCommand } from "./init.js";
 import { logsCommand } from "./logs.js";
 import { previewCommand } from "./preview.js";
 import { CliError, err, EXIT } from "./output.js";
-import { pruneCommand } from "./prune.js";
+import { pruneCommand, uninstallCommand } from "./prune.js";
 import { statusCommand } from "./status.js";
 import { syncCommand } from "./sync.js";
 
@@ -29,7 +29,7 @@ export function program(): Command {
     .version(version())
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
-  for (const command of [initCommand(), doctorCommand(), statusCommand(), syncCommand(), diffCommand(), applyCommand(), logsCommand(), pruneCommand(), previewCommand()])
+  for (const command of [initCommand(), doctorCommand(), statusCommand(), syncCommand(), diffCommand(), applyCommand(), logsCommand(), pruneCommand(), previewCommand(), uninstallCommand()])
     program.addCommand(command.exitOverride());
   return program;
 }

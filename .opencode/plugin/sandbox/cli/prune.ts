@@ -8,6 +8,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { Pruner, type PruneCandidate, type PruneOutcome } from "../service/prune.js";
 import { withContext } from "./context.js";
+import { pruneAll } from "./prune-all.js";
 import { EXIT, err, json, out, renderNotices } from "./output.js";
 
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -37,6 +38,7 @@ interface PruneOpts {
   olderThan?: number;
   force?: boolean;
   json?: boolean;
+  all?: boolean;
 }
 
 export function pruneCommand(): Command {
@@ -50,8 +52,10 @@ export function pruneCommand(): Command {
     .option("--older-than <age>", "also sessions' sandboxes unused for longer than this (7d, 12h, 30m): their work is synced first", parseAge)
     .option("--force", "delete also what holds work no branch has, or could not be synced")
     .option("--json", "print the plan (and outcomes) as JSON")
+    .option("--all", "every sandbox of this installation, then everything else the plugin made on this machine (branches stay)")
     .action(
       withContext(async (ctx, opts: PruneOpts) => {
+        if (opts.all) return pruneAll(ctx, opts);
         const provider = await ctx.providerNow();
         const pruner = new Pruner({ service: ctx.serviceNow(), provider, labels: ctx.labels });
         const policy = { graceMs: opts.grace * 60_000, unusedForMs: opts.olderThan, force: opts.force };
@@ -93,4 +97,12 @@ export function pruneCommand(): Command {
         return outcomes.some((o) => o.kind !== "deleted") ? EXIT.failed : EXIT.ok;
       }),
     );
+}
+
+export function uninstallCommand(): Command {
+  return new Command("uninstall")
+    .description("prune --all: remove every sandbox of this installation and what the plugin made on this machine (branches stay); --yes to do it")
+    .option("-y, --yes", "remove them (default: only list them)")
+    .option("--force", "delete also sandboxes holding work no branch has, or that could not be synced")
+    .action(withContext((ctx, opts: { yes?: boolean; force?: boolean }) => pruneAll(ctx, opts)));
 }

@@ -180,6 +180,8 @@ export interface SandboxProvider {
   diskUsage?(id: string): Promise<DiskUsage>;
   /** OpenCode is exiting: end what this process owns. */
   dispose?(): Promise<void>;
+  /** Every sandbox deleted: remove what the provider made on this machine; says what it removed. */
+  uninstall?(): Promise<string[]>;
 }
 
 export type SandboxErrorKind =

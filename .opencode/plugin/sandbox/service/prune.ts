@@ -12,7 +12,7 @@ import type { SessionRecord } from "../core/state-store.js";
 import { isSandboxError, type SandboxInfo, type SandboxProvider } from "../providers/provider.js";
 import type { ProjectService } from "./project.js";
 
-export type PruneReason = "unmapped" | "unused";
+export type PruneReason = "unmapped" | "unused" | "preview";
 
 export interface PruneCandidate {
   sandbox: SandboxInfo;
@@ -39,6 +39,8 @@ export interface PrunePolicy {
   unusedForMs?: number;
   /** Delete even what holds work no branch has, or could not be synced. */
   force?: boolean;
+  /** Every sandbox, whatever its age or use (uninstalling): still synced first, still checked. */
+  all?: boolean;
   now?: number;
 }
 
@@ -87,9 +89,14 @@ export class Pruner {
     const out: PruneCandidate[] = [];
     for (const info of await provider.list(this.o.labels)) {
       const root = bySandbox.get(info.id);
+      if (info.labels.role === "preview") {
+        // A preview holds a copy of a repository's branch, nothing of its own.
+        out.push({ sandbox: info, reason: "preview", lastUsedAt: info.lastActivityAt ?? info.createdAt });
+        continue;
+      }
       if (!mapped.has(info.id)) {
         const made = time(info.createdAt);
-        const young = made !== undefined && made > now - policy.graceMs;
+        const young = !policy.all && made !== undefined && made > now - policy.graceMs;
         out.push({
           sandbox: info,
           reason: "unmapped",
@@ -99,10 +106,10 @@ export class Pruner {
         });
         continue;
       }
-      if (!root || policy.unusedForMs === undefined) continue;
+      if (!root || (policy.unusedForMs === undefined && !policy.all)) continue;
       const [session, record] = root;
       const lastUsedAt = latest(record.lastUsedAt, info.lastActivityAt);
-      if (time(lastUsedAt)! > now - policy.unusedForMs) continue;
+      if (!policy.all && time(lastUsedAt)! > now - policy.unusedForMs!) continue;
       out.push({
         sandbox: info,
         reason: "unused",
@@ -148,6 +155,10 @@ export class Pruner {
   /** Lets one candidate go (its spared reason is the caller's to honour), never losing work unless forced. */
   async prune(candidate: PruneCandidate, policy: PrunePolicy): Promise<PruneOutcome> {
     try {
+      if (candidate.reason === "preview") {
+        await this.o.provider.delete(candidate.sandbox.id);
+        return { kind: "deleted", candidate };
+      }
       return candidate.reason === "unmapped" ? await this.pruneUnmapped(candidate, policy) : await this.pruneUnused(candidate, policy);
     } catch (error) {
       return { kind: "failed", candidate, why: (error as Error).message };
@@ -183,7 +194,7 @@ export class Pruner {
     const before = await service.store.get(session);
     if (!before || before.sandboxId !== candidate.sandbox.id) return { kind: "kept", candidate, why: "its session changed since it was listed" };
     // Used since the listing (another OpenCode notes use in the record): it is in use.
-    if (time(latest(before.lastUsedAt, candidate.lastUsedAt)) !== time(candidate.lastUsedAt)) return { kind: "kept", candidate, why: "it was used again meanwhile" };
+    if (!policy.all && time(latest(before.lastUsedAt, candidate.lastUsedAt)) !== time(candidate.lastUsedAt)) return { kind: "kept", candidate, why: "it was used again meanwhile" };
     let branch = before.sideBranch ?? before.branch;
     try {
       const synced = await service.sync(session, "delete");

@@ -18,6 +18,7 @@ import type { ChannelLimits } from "./channel-limits.js";
 import { AgentClient } from "./client.js";
 import { diagnosis, limitsReport } from "./diagnose.js";
 import { diskUsed } from "./disk.js";
+import { uninstallLocal } from "./uninstall.js";
 import { baseEnv, checkEnv } from "./env.js";
 import type { Launched } from "./launch.js";
 import { clampLimits, type LimitsReport, type LimitsRequest } from "./limits.js";
@@ -133,7 +134,21 @@ export class LocalProvider implements SandboxProvider {
 
   private cgroupName(id: string) {
     // Several roots (tests, users) share the cgroup bases: keep their groups apart.
-    return `${id}-${createHash("sha256").update(this.root).digest("hex").slice(0, 8)}`;
+    return `${id}-${this.rootTag()}`;
+  }
+
+  private rootTag() {
+    return createHash("sha256").update(this.root).digest("hex").slice(0, 8);
+  }
+
+  /**
+   * Once every sandbox is deleted: removes what this provider made on the machine —
+   * mounts below its root, this root's cgroups, uid reservations, the root itself.
+   */
+  async uninstall(): Promise<string[]> {
+    const left = await this.store.ids();
+    if (left.length) throw new SandboxError("bad_input", `${left.length} local sandbox(es) still exist (${left.join(", ")}): delete them first`);
+    return uninstallLocal(this.root, await this.cgroups(), (name) => name.endsWith(`-${this.rootTag()}`));
   }
 
   /** What is and is not enforced on this machine. */
