@@ -34,6 +34,7 @@ import {
 } from "./constants.js";
 import type { Runtime } from "./runtime.js";
 import { claimSocket } from "./socket.js";
+import { seccompFilter } from "./seccomp.js";
 import { EGRESS_PORT, EGRESS_SOCKET } from "./egress-proxy.js";
 import type { NetworkMode } from "./egress-policy.js";
 
@@ -165,18 +166,53 @@ export function bwrapArgs(spec: LaunchSpec): string[] {
     "--setenv", "TMPDIR", "/tmp",
   );
   if (spec.runtime.bun) args.push("--setenv", "BUN_BE_BUN", "1");
+  // Less kernel (seccomp.ts): the filter comes on descriptor 4 (the launcher opens it); no user namespaces inside.
+  args.push("--seccomp", String(SECCOMP_FD));
+  if (disablesUserns(spec)) args.push("--disable-userns");
   args.push("--info-fd", "3", runtimeInside, AGENT_INSIDE, `${RUN_DIR_INSIDE}/agent.sock`);
   // allowlist: the agent forwards 127.0.0.1:EGRESS_PORT to the host's proxy (egress-proxy.ts).
   if (spec.network === "allowlist") args.push(`${EGRESS_PORT}:${RUN_DIR_INSIDE}/${EGRESS_SOCKET}`);
   return args;
 }
 
+const SECCOMP_FD = 4;
+
+/**
+ * bwrap's --disable-userns nests a second user namespace. An ordinary user's
+ * slirp4netns cannot enter the network namespace from there (it belongs to the first),
+ * so that one case relies on the seccomp filter alone, which refuses every way to make
+ * a namespace (clone, clone3, unshare, setns). Root's slirp4netns enters directly.
+ */
+export function disablesUserns(spec: Pick<LaunchSpec, "dropPrivileges" | "network">): boolean {
+  return spec.dropPrivileges || spec.network !== "isolated";
+}
+
+/**
+ * The last step of both launchers: the sandbox gets nothing of the host process but
+ * what is meant for it. Node hands every descriptor it inherited without close-on-exec
+ * to its children: all but stdio and bwrap's info pipe (3) are closed (bash runs the
+ * launcher when present; dash cannot name a descriptor above 9, and then refuses to go
+ * on rather than pass one). bwrap starts from an empty environment (a process's
+ * initial environment stays readable at /proc/<pid>/environ), in a fresh session
+ * keyring when keyutils is installed (the seccomp filter refuses the keyring calls
+ * anyway). Leaves the command in "$@", the filter's path in $s, the uid and gid in $u $g.
+ */
+const SEAL = `for p in /proc/$$/fd/*; do
+  n=\${p##*/}
+  case $n in 0|1|2|3) continue;; esac
+  if [ "$n" -gt 9 ] && [ -z "\${BASH_VERSION:-}" ]; then echo "launcher: descriptor $n is open and /bin/sh cannot close it (install bash)" >&2; exit 70; fi
+  eval "exec $n>&-"
+done
+s=$OCSB_SECCOMP u=$OCSB_UID g=$OCSB_GID
+if command -v keyctl >/dev/null; then set -- keyctl session - "$OCSB_BWRAP" "$@"; else set -- "$OCSB_BWRAP" "$@"; fi`;
+
 const USER_LAUNCHER = `set -e
 IFS='
 '
 for f in $OCSB_CGROUPS; do echo $$ > "$f"; done
 ulimit -n "$OCSB_NOFILE"
-exec "$OCSB_BWRAP" "$@"`;
+${SEAL}
+exec env -i PATH="$PATH" "$@" ${SECCOMP_FD}<"$s"`;
 
 // Run inside `unshare --mount` (private mounts); joins the cgroups first, so bwrap and all it starts inherit them.
 const ROOT_LAUNCHER = `set -e
@@ -192,7 +228,8 @@ done
 mount -n --bind "$OCSB_DIR" /run
 if [ -n "$OCSB_VOLUME" ]; then mount -n --bind "$OCSB_VOLUME" /run/disk; fi
 if [ -n "$OCSB_RUNTIME" ]; then mount -n --bind "$OCSB_RUNTIME" /run/runtime; fi
-exec setpriv --reuid="$OCSB_UID" --regid="$OCSB_GID" --clear-groups -- "$OCSB_BWRAP" "$@"`;
+${SEAL}
+exec env -i PATH="$PATH" setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@" ${SECCOMP_FD}<"$s"`;
 
 function collect(stream: Readable | null, limit = MAX_STARTUP_BYTES): () => string {
   let text = "";
@@ -204,6 +241,8 @@ function collect(stream: Readable | null, limit = MAX_STARTUP_BYTES): () => stri
 
 export async function launch(spec: LaunchSpec): Promise<Launched> {
   await writeEtc(spec);
+  const seccomp = join(spec.dir, "seccomp.bpf");
+  await writeFile(seccomp, seccompFilter(), { mode: 0o644 });
   const env: Record<string, string> = {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     OCSB_CGROUPS: spec.cgroupProcs.join("\n"),
@@ -212,15 +251,19 @@ export async function launch(spec: LaunchSpec): Promise<Launched> {
     OCSB_DIR: spec.dir,
     OCSB_RUNTIME: spec.runtime.path.startsWith("/usr/") ? "" : spec.runtime.path,
     OCSB_UID: String(spec.uid),
+    OCSB_SECCOMP: seccomp,
     OCSB_GID: String(spec.gid),
     OCSB_VOLUME: spec.volume ?? "",
   };
   // The host environment (API keys…) never reaches the launcher, let alone the sandbox.
+  const shell = existsSync("/bin/bash") ? "/bin/bash" : "/bin/sh";
   const [command, prefix] = spec.dropPrivileges
-    ? ["unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", ROOT_LAUNCHER]]
-    : ["/bin/sh", ["-c", USER_LAUNCHER]];
+    ? ["unshare", ["--mount", "--propagation", "private", "--", shell, "-c", ROOT_LAUNCHER]]
+    : [shell, ["-c", USER_LAUNCHER]];
   const child = spawn(command as string, [...(prefix as string[]), "launcher", ...bwrapArgs(spec)], {
     env,
+    // Not the host's working directory (the user's project): nothing inside should learn it.
+    cwd: "/",
     stdio: ["ignore", "pipe", "pipe", "pipe"],
   });
   const stderr = collect(child.stderr);

@@ -35,7 +35,10 @@ export function startSlirp(opts: { slirp4netns: string; initPid: number; id: str
     "--configure", "--mtu=65520", "--disable-host-loopback",
     "--enable-sandbox", "--enable-seccomp",
     "--exit-fd=3", "--ready-fd=4",
-    `--userns-path=${ns}/user`, "--netns-type=path", `${ns}/net`, "tap0",
+    // As root it enters the network namespace directly: the sandbox's processes sit in a
+    // nested user namespace (bwrap --disable-userns) that does not own it.
+    ...(process.getuid?.() === 0 ? [] : [`--userns-path=${ns}/user`]),
+    "--netns-type=path", `${ns}/net`, "tap0",
   ];
   const child = spawn("/bin/sh", ["-c", SLIRP_LAUNCHER, "slirp-launcher", opts.slirp4netns, ...slirpArgs], {
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", OCSB_CGROUPS: (opts.cgroupProcs ?? []).join("\n"), OCSB_NOFILE: String(SLIRP_MAX_OPEN_FILES) },
