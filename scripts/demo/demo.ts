@@ -27,7 +27,7 @@ export interface DemoOptions {
 }
 
 /** Upper bounds for a hang, generous for a loaded machine; never expected durations. */
-const BOUNDS = { serve: 90_000, turn: 180_000, link: 60_000, sync: 120_000, cleanup: 60_000 };
+const BOUNDS = { serve: 120_000, turn: 300_000, link: 60_000, sync: 120_000, cleanup: 60_000 };
 
 class DemoFailure extends Error {
   override readonly name = "DemoFailure";

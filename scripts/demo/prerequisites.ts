@@ -12,11 +12,16 @@ export interface Need {
   pkg: string;
 }
 
-/** Always: the sandbox, its network, and git for the branches. */
+/** Always: the sandbox, and git for the branches. */
 export const NEEDS: Need[] = [
   { command: "bwrap", pkg: "bubblewrap" },
-  { command: "slirp4netns", pkg: "slirp4netns" },
   { command: "git", pkg: "git" },
+];
+
+/** Network "isolated": slirp4netns for the route out, nftables for the filter that keeps this machine out of reach. */
+export const ISOLATED_NEEDS: Need[] = [
+  { command: "slirp4netns", pkg: "slirp4netns" },
+  { command: "nft", pkg: "nftables" },
 ];
 
 /** As root each sandbox runs as its own uid: setpriv and unshare (util-linux), mount. */
@@ -29,7 +34,9 @@ export const ROOT_NEEDS: Need[] = [
 export interface HostFacts {
   platform: NodeJS.Platform;
   root: boolean;
-  /** Whether a command is on PATH. */
+  /** Whether /dev/net/tun opens (slirp4netns needs it). */
+  tunOpen: boolean;
+  /** Whether a command is installed. */
   has: (command: string) => boolean;
 }
 
@@ -44,7 +51,7 @@ export type Plan =
 export function plan(facts: HostFacts): Plan {
   if (facts.platform !== "linux")
     return { kind: "unsupported", message: `the local sandbox needs Linux (bubblewrap); this is ${facts.platform}. Use Daytona instead (see the README).` };
-  const needs = facts.root ? [...NEEDS, ...ROOT_NEEDS] : NEEDS;
+  const needs = [...NEEDS, ...(networkFor(facts).network === "isolated" ? ISOLATED_NEEDS : []), ...(facts.root ? ROOT_NEEDS : [])];
   const packages = [...new Set(needs.filter((n) => !facts.has(n.command)).map((n) => n.pkg))];
   if (packages.length === 0) return { kind: "ready" };
   if (!facts.has("apt-get")) return { kind: "tell", packages, command: `install ${packages.join(" ")} with your package manager` };
@@ -73,11 +80,12 @@ export function sandboxNode(exists: (path: string) => boolean): string | undefin
   return ["/usr/bin/node", "/usr/local/bin/node"].find(exists);
 }
 
-export function hostFacts(): HostFacts & { tunOpen: boolean } {
+export function hostFacts(): HostFacts {
   return {
     platform: process.platform,
     root: process.getuid?.() === 0,
-    has: (command) => which(command) !== null,
+    // An ordinary user's PATH often lacks the sbin directories (nft lives there).
+    has: (command) => which(command) !== null || ["/usr/sbin", "/sbin"].some((dir) => canOpen(`${dir}/${command}`, constants.X_OK)),
     tunOpen: canOpen("/dev/net/tun"),
   };
 }

@@ -6,10 +6,11 @@ import { describe, expect, it } from "vitest";
 import { networkFor, plan, sandboxNode, type HostFacts } from "../../scripts/demo/prerequisites.js";
 import { Steps } from "../../scripts/demo/steps.js";
 
-const ALL = ["bwrap", "slirp4netns", "git", "setpriv", "unshare", "mount", "apt-get"];
-const facts = (root: boolean, missing: string[], platform: NodeJS.Platform = "linux"): HostFacts => ({
+const ALL = ["bwrap", "slirp4netns", "nft", "git", "setpriv", "unshare", "mount", "apt-get"];
+const facts = (root: boolean, missing: string[], { tunOpen = true, platform = "linux" as NodeJS.Platform } = {}): HostFacts => ({
   platform,
   root,
+  tunOpen,
   has: (c) => ALL.includes(c) && !missing.includes(c),
 });
 const apt = (...pkgs: string[]) => [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...pkgs]];
@@ -18,10 +19,12 @@ describe("demo prerequisites: the plan", () => {
   it.each([
     ["everything there, root", facts(true, []), { kind: "ready" }],
     ["everything there, user", facts(false, []), { kind: "ready" }],
-    ["root without bwrap and slirp4netns: installs both", facts(true, ["bwrap", "slirp4netns"]), { kind: "install", packages: ["bubblewrap", "slirp4netns"], commands: apt("bubblewrap", "slirp4netns") }],
+    ["root without bwrap, slirp4netns, nft: installs them", facts(true, ["bwrap", "slirp4netns", "nft"]), { kind: "install", packages: ["bubblewrap", "slirp4netns", "nftables"], commands: apt("bubblewrap", "slirp4netns", "nftables") }],
     ["root without setpriv and unshare: util-linux once", facts(true, ["setpriv", "unshare"]), { kind: "install", packages: ["util-linux"], commands: apt("util-linux") }],
     ["user without bwrap: the one sudo command", facts(false, ["bwrap"]), { kind: "tell", packages: ["bubblewrap"], command: "sudo apt-get install -y bubblewrap" }],
-    ["user without bwrap, slirp4netns, git", facts(false, ["bwrap", "slirp4netns", "git"]), { kind: "tell", packages: ["bubblewrap", "slirp4netns", "git"], command: "sudo apt-get install -y bubblewrap slirp4netns git" }],
+    ["user without bwrap, slirp4netns, git", facts(false, ["bwrap", "slirp4netns", "git"]), { kind: "tell", packages: ["bubblewrap", "git", "slirp4netns"], command: "sudo apt-get install -y bubblewrap git slirp4netns" }],
+    ["user without /dev/net/tun: network none needs no slirp4netns or nft", facts(false, ["slirp4netns", "nft"], { tunOpen: false }), { kind: "ready" }],
+    ["user without /dev/net/tun, without bwrap", facts(false, ["bwrap", "slirp4netns"], { tunOpen: false }), { kind: "tell", packages: ["bubblewrap"], command: "sudo apt-get install -y bubblewrap" }],
     ["a user needs no setpriv (sandboxes keep the user's uid)", facts(false, ["setpriv", "mount"]), { kind: "ready" }],
     ["root without apt-get: names the packages", facts(true, ["bwrap", "apt-get"]), { kind: "tell", packages: ["bubblewrap"], command: "install bubblewrap with your package manager" }],
   ])("%s", (_name, host, expected) => {
@@ -29,7 +32,7 @@ describe("demo prerequisites: the plan", () => {
   });
 
   it("not Linux: unsupported, naming the platform", () => {
-    const p = plan(facts(false, [], "darwin"));
+    const p = plan(facts(false, [], { platform: "darwin" }));
     expect(p.kind).toBe("unsupported");
     expect(p.kind === "unsupported" && p.message).toMatch(/needs Linux.*darwin/);
   });
