@@ -201,7 +201,15 @@ describe("local sandbox kernel surface: what the host process holds stays out (N
       try {
         r = await runChild(
           runtime,
-          { root: h.root, secretPath, commands: ["ls -l /proc/self/fd /proc/$PPID/fd 2>&1; cat /proc/self/fd/9 /proc/self/fd/45 2>&1; true"] },
+          {
+            root: h.root,
+            secretPath,
+            commands: [
+              "ls -l /proc/self/fd /proc/$PPID/fd 2>&1; cat /proc/self/fd/9 /proc/self/fd/45 2>&1; true",
+              // The agent's memory, from one of its commands (its parent: exec).
+              `exec python3 -c "open('/proc/$PPID/mem', 'r+b'); print('MEM-OPEN')" 2>&1 | tail -1`,
+            ],
+          },
           { extraFds: { 9: fd, 45: fd } },
         );
       } finally {
@@ -218,6 +226,11 @@ describe("local sandbox kernel surface: what the host process holds stays out (N
         expect(r.leaked).toEqual([]);
         expect(r.agentSeccomp).toBe("2");
         expect(r.initSeccomp).toBe("2");
+      }
+      if (runtime === "bun") {
+        // On Bun the agent is not dumpable: its commands cannot open its memory or list its descriptors.
+        expect(r.outputs[1]).toMatch(/PermissionError/);
+        expect(r.outputs[0]).toMatch(/cannot open directory '\/proc\/\d+\/fd': Permission denied/);
       }
     }, 120_000);
 

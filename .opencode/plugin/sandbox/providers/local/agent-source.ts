@@ -28,6 +28,18 @@ const { spawn } = require("node:child_process");
 const { randomBytes, createHash } = require("node:crypto");
 
 const SOCKET = process.argv[2];
+// Under Bun the agent makes itself non-dumpable (prctl PR_SET_DUMPABLE, 0): the commands,
+// its children with its uid, then cannot open its /proc/<pid>/mem or fds, nor trace it.
+// Before it listens, so before any command. Node cannot call prctl: there the seccomp
+// filter's refusals (ptrace, process_vm_*, pidfd_getfd) are what keep commands out of it.
+if (process.versions.bun) {
+  try {
+    const { dlopen } = require("bun:ffi");
+    for (const lib of ["libc.so.6", "libc.musl-" + (process.arch === "arm64" ? "aarch64" : "x86_64") + ".so.1"]) {
+      try { dlopen(lib, { prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" } }).symbols.prctl(4, 0, 0, 0, 0); break; } catch {}
+    }
+  } catch {}
+}
 // Commands like "pkill node" / "killall node" (to stop a dev server) must not take the
 // sandbox down with its agent: another name, and polite signals are ignored.
 try { process.title = "sandbox-agent"; } catch {}
