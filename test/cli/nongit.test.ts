@@ -6,7 +6,7 @@
  * nothing written).
  */
 import { createHash } from "node:crypto";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
@@ -14,10 +14,10 @@ import { projectKey } from "../../.opencode/plugin/sandbox/core/project-key.js";
 import { LocalProvider } from "../../.opencode/plugin/sandbox/providers/local/index.js";
 import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { ProjectService } from "../../.opencode/plugin/sandbox/service/project.js";
-import { cleanupAll, tempDir, testConfig } from "../integration/git-support.js";
+import { cleanupAll, makeRepo, tempDir, testConfig } from "../integration/git-support.js";
 import { LIMITS } from "../support/local-harness.js";
 import { lacks, missingBwrap, missingRoot } from "../support/prereq.js";
-import { cli, cliEnv, paths } from "./cli-kit.js";
+import { cli, cliEnv, paths, projectIdOf } from "./cli-kit.js";
 
 const SESSION = "ses_cli_nongit_1";
 
@@ -40,6 +40,7 @@ describe("CLI in a folder without git, on the local provider", { timeout: 240_00
   let provider: LocalProvider;
   let service: ProjectService;
   let sandbox: Sandbox;
+  let xdgData: string;
   const run = (...args: string[]) => cli(args, { cwd: folder, env });
   const sh = async (command: string) => expect((await sandbox.exec(command)).exitCode).toBe(0);
 
@@ -47,7 +48,7 @@ describe("CLI in a folder without git, on the local provider", { timeout: 240_00
     folder = await tempDir("cli-nongit-");
     await writeFile(join(folder, "a.txt"), "a\n");
     await writeFile(join(folder, "c.txt"), "c\n");
-    const xdgData = await tempDir("cli-data-");
+    xdgData = await tempDir("cli-data-");
     env = cliEnv({ data: xdgData, config: await tempDir("cli-config-") });
     provider = new LocalProvider({ root: paths(xdgData).sandboxes, network: "none", ...LIMITS, log: silentLogger });
     service = new ProjectService({
@@ -127,5 +128,17 @@ describe("CLI in a folder without git, on the local provider", { timeout: 240_00
     expect(r.stderr).toMatch(/conflicts with changes in .* in 1 file\(s\); nothing was written/);
     expect(r.stderr).toMatch(/ {2}c\.txt: CONFLICT/);
     expect(await snapshot(folder)).toEqual(before);
+  });
+
+  it("apply in a git repository refuses, naming the session's branch and how to merge it", async () => {
+    const repo = await makeRepo();
+    const id = projectIdOf(repo);
+    const now = new Date().toISOString();
+    const record = { provider: "local", sandboxId: "sbx", branch: "opencode/4", createdAt: now, lastUsedAt: now };
+    await mkdir(paths(xdgData).stateDir, { recursive: true });
+    await writeFile(join(paths(xdgData).stateDir, `${id}.json`), JSON.stringify({ version: 1, projectId: id, worktree: repo, sessions: { ses_g: record } }));
+    const r = await cli(["apply"], { cwd: repo, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${repo} is a git repository: session ses_g's work is on the branch opencode/4. Merge it: git merge opencode/4`);
   });
 });

@@ -39,6 +39,9 @@ export async function openPrivateRepo(o: PrivateRepoOptions): Promise<PrivateRep
   await mkdir(dirname(path), { recursive: true });
   const made = await rawGit(["init", "-q", "--bare", path], dirname(path));
   if (made.code !== 0) throw new GitSyncError("git_failed", `could not create the private repository ${path}: ${made.stderr.trim()}`);
+  // Blobs hold the folder's bytes as they are: apply compares and writes them byte for byte
+  // (a global core.autocrlf would make every CRLF file look changed).
+  await rawGit(["config", "core.autocrlf", "false"], path, { env: { GIT_DIR: path } });
   // For a person looking at the storage: which folder this repository keeps work for.
   await writeFile(join(path, "opencode-sandboxed-directory"), o.directory + "\n");
   return { directory: o.directory, repo: { top: path, commonDir: path, gitDir: path }, git: privateGit(path) };
