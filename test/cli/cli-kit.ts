@@ -5,7 +5,7 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { delimiter, join, sep } from "node:path";
 import type { Config } from "../../.opencode/plugin/sandbox/config.js";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import type { SandboxProvider } from "../../.opencode/plugin/sandbox/providers/provider.js";
@@ -31,7 +31,9 @@ export const paths = (xdgData: string) => ({
 export function cliEnv(xdg: { data: string; config: string }, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(DAYTONA_|OPENCODE_|GIT_)/.test(k)) env[k] = v;
-  return { ...env, XDG_DATA_HOME: xdg.data, XDG_CONFIG_HOME: xdg.config, OPENCODE_SANDBOX_NETWORK: "none", ...extra };
+  // OpenCode only where a test puts it (opencode-env.ts): npm's node_modules/.bin on PATH would let doctor start it unprepared.
+  const PATH = (env.PATH ?? "").split(delimiter).filter((d) => !d.endsWith(`node_modules${sep}.bin`)).join(delimiter);
+  return { ...env, PATH, XDG_DATA_HOME: xdg.data, XDG_CONFIG_HOME: xdg.config, OPENCODE_SANDBOX_NETWORK: "none", ...extra };
 }
 
 function built(): void {

@@ -13,6 +13,7 @@ import { startDaytonaStandin, type DaytonaStandin } from "../standin/daytona/ind
 import { cleanupAll, makeRepo, tempDir } from "../integration/git-support.js";
 import { lacks, missingBwrap, missingRoot } from "../support/prereq.js";
 import { cli, cliEnv, paths, projectService } from "./cli-kit.js";
+import { opencodeEnv, PLUGIN_DIST } from "./opencode-env.js";
 
 const SESSION = "ses_cli_daytona_1";
 
@@ -51,12 +52,16 @@ describe("CLI on Daytona (stand-in)", { timeout: 120_000 }, () => {
     expect(lines.stdout).toContain(`daytona ${sandbox.id} (started)`);
   });
 
-  it("doctor exits 0 with the right key", async () => {
-    const r = await cli(["doctor"], { cwd: repo, env });
+  it("doctor exits 0 with the right key (the plugin listed by init and loading in the real OpenCode)", async () => {
+    const withOpencode = await opencodeEnv(env, repo);
+    const init = await cli(["init", "--no-check", "--plugin", PLUGIN_DIST], { cwd: repo, env: withOpencode });
+    expect(init.code, init.stdout + init.stderr).toBe(0);
+    const r = await cli(["doctor"], { cwd: repo, env: withOpencode });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain("daytona provider (auto)");
     expect(r.stdout).toContain("✔ api key: accepted");
-  });
+    expect(r.stdout, r.stdout + r.stderr).toMatch(/✔ plugin loads: .*provider daytona/);
+  }, 300_000);
 
   it("doctor exits 1 with a wrong key, naming DAYTONA_API_KEY", async () => {
     const r = await cli(["doctor"], { cwd: repo, env: { ...env, OPENCODE_SANDBOX_PROVIDER: "daytona", DAYTONA_API_KEY: "wrong-key-123456" } });
