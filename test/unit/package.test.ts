@@ -39,10 +39,10 @@ describe("package", () => {
     for (const file of grep.stdout.split("\n").filter(Boolean)) expect(readFileSync(file, "utf8")).not.toMatch(/^import (?!type ).*@daytonaio\/sdk/m);
   });
 
-  it("npm pack ships the build, README and LICENSE, not tests", async () => {
+  it("npm pack ships the build (the guard init places too), README and LICENSE, not tests", async () => {
     const { stdout } = await promisify(execFile)("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root });
     const files: string[] = JSON.parse(stdout)[0].files.map((f: { path: string }) => f.path);
-    expect(files).toEqual(expect.arrayContaining(["README.md", "LICENSE", "package.json", "dist/plugin/index.js", "dist/plugin/index.d.ts"]));
+    expect(files).toEqual(expect.arrayContaining(["README.md", "LICENSE", "package.json", "dist/plugin/index.js", "dist/plugin/index.d.ts", "dist/plugin/sandbox/guard/opencode-sandboxed-guard.js"]));
     expect(files.filter((f) => f.startsWith("test/") || f.startsWith(".opencode/") || f.startsWith("bench/"))).toEqual([]);
   });
 });
