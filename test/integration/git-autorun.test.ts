@@ -112,13 +112,13 @@ function lstatExists(path: string): boolean {
 const MiB = 1024 * 1024;
 
 describe.each(providerCases())("the size budget on $name", { timeout: 300_000 }, ({ make }) => {
-  // [case, what the agent writes, branch checked out, refused]
-  const cases: [string, string, boolean, boolean][] = [
-    ["an incompressible file beyond it (the bundle)", "head -c 3145728 /dev/urandom > big.bin", false, true],
-    ["a file that compresses 1000:1 (the objects it would add)", "head -c 16777216 /dev/zero > zeros.bin", false, true],
-    ["one blob at many paths, checked out (the files it would write)", "head -c 524288 /dev/urandom > b0 && for i in 1 2 3 4 5 6; do cp b0 b$i; done", true, true],
-    ["one blob at many paths, not checked out (only the ref moves)", "head -c 524288 /dev/urandom > b0 && for i in 1 2 3 4 5 6; do cp b0 b$i; done", false, false],
-    ["work within it", "head -c 262144 /dev/urandom > small.bin", true, false],
+  // [case, what the agent writes, branch checked out, refused with (undefined: synced)]
+  const cases: [string, string, boolean, string | undefined][] = [
+    ["an incompressible file beyond it (the bundle)", "head -c 3145728 /dev/urandom > big.bin", false, "is a bundle of"],
+    ["a file that compresses 1000:1 (the objects it would add)", "head -c 16777216 /dev/zero > zeros.bin", false, "would add to your repository's objects"],
+    ["one blob at many paths, checked out (the files it would write)", "head -c 524288 /dev/urandom > b0 && for i in 1 2 3 4 5 6; do cp b0 b$i; done", true, "would write into your checkout of opencode/1"],
+    ["one blob at many paths, not checked out (only the ref moves)", "head -c 524288 /dev/urandom > b0 && for i in 1 2 3 4 5 6; do cp b0 b$i; done", false, undefined],
+    ["work within it", "head -c 262144 /dev/urandom > small.bin", true, undefined],
   ];
 
   it.each(cases)("%s", async (_name, command, checkedOut, refused) => {
@@ -135,6 +135,7 @@ describe.each(providerCases())("the size budget on $name", { timeout: 300_000 },
       return;
     }
     expect(isGitSyncError(r, "over_budget")).toBe(true);
+    expect((r as Error).message).toContain(refused);
     expect((r as Error).message).toContain("sync.sizeBudgetMb");
     expect(git(repo, "rev-parse", "opencode/1")).toBe(before);
     expect(git(repo, "status", "--porcelain")).toBe("");
