@@ -14,14 +14,20 @@
  *               and told once per session and domain as a toast.
  * Runs as root only (it makes namespaces); CI runs as root.
  */
-import { spawn } from "node:child_process";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { execFileSync, spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { installFilter, TABLE } from "../../.opencode/plugin/sandbox/providers/local/egress-filter.js";
+import { makePolicy } from "../../.opencode/plugin/sandbox/providers/local/egress-policy.js";
+import { until } from "../support/until.js";
+import { chmod, chown, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { egressNet, HOST_PORT, LAN, METADATA, PUBLIC, WORLD_PORT, type Connection, type EgressNet } from "../support/egress-net.js";
 import { lacks, missingBwrap, missingCommand, missingRoot } from "../support/prereq.js";
 
 const OPENCODE = join(process.cwd(), "node_modules/opencode-linux-x64/bin/opencode");
+/** An ordinary user for the run as non-root (as in local-unprivileged.test.ts). */
+const USER = 65534;
 
 interface ChildOut {
   results: Record<string, string>;
@@ -52,6 +58,7 @@ describe("local sandbox egress, in namespaces the test makes", () => {
 
   let net: EgressNet;
   let base: string;
+  let runs = 0;
 
   beforeAll(async () => {
     net = await egressNet();
@@ -63,11 +70,19 @@ describe("local sandbox egress, in namespaces the test makes", () => {
     if (base) await rm(base, { recursive: true, force: true });
   });
 
-  function run(input: { network: string; allowDomains?: string[]; allowCidrs?: string[]; probes: Record<string, string> }): Promise<ChildOut> {
+  async function run(input: { network: string; allowDomains?: string[]; allowCidrs?: string[]; probes: Record<string, string>; asUser?: boolean }): Promise<ChildOut> {
     const before = net.events.length;
+    const home = join(base, `run-${++runs}`);
+    await mkdir(home, { mode: 0o755 });
+    if (input.asUser) await chown(home, USER, USER);
+    // As the user: /dev/net/tun opened to it as on most machines (mode 0666), in this mount namespace only.
+    const tun = join(home, "tun");
+    const as = input.asUser
+      ? ["sh", "-c", `mknod -m 666 ${tun} c 10 200 && mount --bind ${tun} /dev/net/tun && exec setpriv --reuid=${USER} --regid=${USER} --clear-groups -- "$@"`, "as-user"]
+      : [];
     return new Promise((resolve, reject) => {
-      const child = spawn("ip", ["netns", "exec", net.host, OPENCODE, "test/support/egress-child.ts"], {
-        env: { PATH: process.env.PATH, HOME: base, BUN_BE_BUN: "1", OCSB_EGRESS: JSON.stringify({ root: join(base, `root-${before}`), ...input }) },
+      const child = spawn("ip", ["netns", "exec", net.host, ...as, OPENCODE, "test/support/egress-child.ts"], {
+        env: { PATH: process.env.PATH, HOME: home, BUN_BE_BUN: "1", OCSB_EGRESS: JSON.stringify({ root: join(home, "sandboxes"), ...input }) },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let out = "";
@@ -246,4 +261,49 @@ describe("local sandbox egress, in namespaces the test makes", () => {
       expect(r.seen.filter((c) => c.name === "public")).toHaveLength(2);
     });
   });
+});
+
+/**
+ * As an ordinary user the filter is installed by the namespace's owner through the
+ * python3 helper (nsenter → nft would lose the capability). Judged from the host: the
+ * rules are in the sandbox's namespace, and a process of the sandbox cannot remove
+ * them. (End to end as an ordinary user needs slirp4netns to start as one; see the report.)
+ */
+describe("the egress filter installed by an ordinary user who owns the sandbox's namespaces", () => {
+  if (lacks(missingRoot(), missingBwrap(), missingCommand("setpriv"), missingCommand("nft"), missingCommand("nsenter"), missingCommand("python3"))) return;
+
+  it("is in place, and the sandbox cannot flush it", async () => {
+    const base = await mkdtemp("/tmp/ocsb-egress-owner-");
+    await chmod(base, 0o755);
+    const asUser = ["setpriv", `--reuid=${USER}`, `--regid=${USER}`, "--clear-groups", "--"];
+    const sandbox = spawn(asUser[0]!, [...asUser.slice(1), "bwrap", "--unshare-user", "--unshare-net", "--unshare-pid", "--die-with-parent", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--info-fd", "3", "sleep", "300"], {
+      stdio: ["ignore", "ignore", "pipe", "pipe"],
+    });
+    try {
+      let info = "";
+      sandbox.stdio[3]!.on("data", (c: Buffer) => (info += c.toString()));
+      await until(() => /"child-pid"\s*:\s*\d+/.test(info), "bwrap's child pid", 30_000);
+      const pid = Number(/"child-pid"\s*:\s*(\d+)/.exec(info)![1]);
+      // The helper runs as that user, exactly as the provider runs it when OpenCode is that user.
+      const helper = join(base, "python-as-user");
+      await writeFile(helper, `#!/bin/sh\nexec ${asUser.join(" ")} /usr/bin/python3 "$@"\n`, { mode: 0o755 });
+      const nft = execFileSync("sh", ["-c", "command -v nft || echo /usr/sbin/nft"]).toString().trim();
+      await installFilter({ nft, initPid: pid, policy: makePolicy({ mode: "isolated", hostAddresses: ["203.0.113.9"] }), id: "owner-test", python: helper });
+
+      const rules = execFileSync("nsenter", [`--net=/proc/${pid}/ns/net`, "--", nft, "list", "table", "inet", TABLE]).toString();
+      expect(rules).toContain("169.254.0.0/16");
+      expect(rules).toContain("203.0.113.9");
+      // A process of the sandbox: its user, in its user and network namespaces.
+      const tamper = spawn(asUser[0]!, [...asUser.slice(1), "nsenter", `--target=${pid}`, "--user", "--net", "--preserve-credentials", "--", nft, "flush", "ruleset"], { stdio: ["ignore", "ignore", "pipe"] });
+      let err = "";
+      tamper.stderr!.on("data", (c: Buffer) => (err += c));
+      const code = await new Promise<number | null>((r) => tamper.on("close", r));
+      expect(code).not.toBe(0);
+      expect(err).toMatch(/Operation not permitted/);
+      expect(execFileSync("nsenter", [`--net=/proc/${pid}/ns/net`, "--", nft, "list", "table", "inet", TABLE]).toString()).toBe(rules);
+    } finally {
+      sandbox.kill("SIGKILL");
+      await rm(base, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

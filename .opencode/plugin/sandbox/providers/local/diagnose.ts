@@ -7,7 +7,7 @@ import type { CgroupSupport } from "./cgroups.js";
 import { clampLimits, type LimitsReport, type LimitsRequest, type LimitStatus } from "./limits.js";
 import type { Tools } from "./preflight.js";
 import type { NetworkMode } from "./egress-policy.js";
-import { NOT_ENFORCED_AS_USER } from "./egress.js";
+import { NOT_ENFORCED_AS_USER, ownerHelper } from "./egress.js";
 
 export interface LimitsContext {
   support: CgroupSupport;
@@ -69,7 +69,7 @@ export function diagnosis({ tools, root, network, limits }: DiagnoseInput): Diag
       none: "none (no network inside)",
     }[network];
     checks.push({ name: "network", ok: true, detail });
-    if (network === "isolated" && process.getuid?.() !== 0) checks.push({ name: "egress filter", ok: false, warning: true, detail: NOT_ENFORCED_AS_USER, fix: 'run OpenCode as root, or set local.network to "allowlist" or "none"' });
+    if (network === "isolated" && process.getuid?.() !== 0 && !ownerHelper()) checks.push({ name: "egress filter", ok: false, warning: true, detail: NOT_ENFORCED_AS_USER, fix: 'install python3 (/usr/bin/python3), run OpenCode as root, or set local.network to "allowlist" or "none"' });
   }
   checks.push({
     name: "privileges",

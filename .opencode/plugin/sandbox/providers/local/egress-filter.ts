@@ -9,9 +9,11 @@
  *
  * The sandbox's processes cannot change the rules: they hold no capability in the
  * user namespace that owns the network namespace. Installing needs CAP_NET_ADMIN
- * over that namespace, which root has; an ordinary user who owns the namespace has
- * it only until exec (nsenter → nft loses it), so as non-root the filter is reported
- * as not enforced (see EgressFilterUnavailable).
+ * over that namespace. Root has it (nsenter --net). An ordinary user who owns the
+ * namespace gets it by entering the sandbox's user namespace, but loses it at exec
+ * (nsenter → nft), so a small single-threaded python3 helper enters both namespaces
+ * and raises CAP_NET_ADMIN as an ambient capability before it runs nft. Without
+ * python3 an ordinary user's filter is reported as not enforced (egress.ts).
  */
 import { spawn } from "node:child_process";
 import { SandboxError } from "../provider.js";
@@ -54,9 +56,35 @@ export function filterRules(policy: EgressPolicy): string {
   ].join("\n");
 }
 
-/** Loads the rules into the network namespace of the sandbox whose init is `initPid`. Root only. */
-export function installFilter(o: { nft: string; initPid: number; policy: EgressPolicy; id: string }): Promise<void> {
-  const child = spawn("nsenter", [`--net=/proc/${o.initPid}/ns/net`, "--", o.nft, "-f", "-"], {
+// setns(user), setns(net), CAP_NET_ADMIN inheritable + ambient, exec nft. argv: pid, nft.
+const ENTER_AS_OWNER = String.raw`
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def check(ok, what):
+    if not ok: sys.exit("%s: %s" % (what, os.strerror(ctypes.get_errno())))
+for ns in ("user", "net"):
+    fd = os.open("/proc/%s/ns/%s" % (sys.argv[1], ns), os.O_RDONLY)
+    check(libc.setns(fd, 0) == 0, "setns " + ns)
+    os.close(fd)
+class Header(ctypes.Structure): _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class Data(ctypes.Structure): _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+head, data = Header(0x20080522, 0), (Data * 2)()
+check(libc.capget(ctypes.byref(head), data) == 0, "capget")
+data[0].inheritable |= 1 << 12
+check(libc.capset(ctypes.byref(head), data) == 0, "capset")
+check(libc.prctl(47, 2, 12, 0, 0) == 0, "ambient CAP_NET_ADMIN")
+os.execv(sys.argv[2], [sys.argv[2], "-f", "-"])
+`;
+
+/**
+ * Loads the rules into the network namespace of the sandbox whose init is `initPid`:
+ * as root directly, as its owner through python3 (`python`).
+ */
+export function installFilter(o: { nft: string; initPid: number; policy: EgressPolicy; id: string; python?: string }): Promise<void> {
+  const [command, args] = o.python
+    ? [o.python, ["-I", "-S", "-c", ENTER_AS_OWNER, String(o.initPid), o.nft]]
+    : ["nsenter", [`--net=/proc/${o.initPid}/ns/net`, "--", o.nft, "-f", "-"]];
+  const child = spawn(command, args, {
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
     stdio: ["pipe", "ignore", "pipe"],
   });

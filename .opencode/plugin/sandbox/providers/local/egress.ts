@@ -5,6 +5,7 @@
  *   allowlist — no route; the host's filtering proxy on a unix socket (egress-proxy.ts)
  *   none      — nothing.
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { SandboxError, type ProviderLog } from "../provider.js";
 import { installFilter } from "./egress-filter.js";
@@ -27,16 +28,23 @@ export interface Egress {
 }
 
 export const NOT_ENFORCED_AS_USER =
-  "egress filter: NOT enforced — installing it needs root (an ordinary user loses the capability when nft starts); private, link-local and this machine's addresses stay reachable. Run as root, or use network \"allowlist\" or \"none\"";
+  "egress filter: NOT enforced — as an ordinary user it is installed through python3, which is not installed; private, link-local and this machine's addresses stay reachable. Install python3, run as root, or use network \"allowlist\" or \"none\"";
+
+/** The interpreter that installs the filter as an ordinary user (a system one: a user's shim may be slow or absent). */
+export function ownerHelper(): string | null {
+  return existsSync("/usr/bin/python3") ? "/usr/bin/python3" : which("python3");
+}
 
 export async function startEgress(o: EgressInput & { initPid: number; id: string; dir: string; root: boolean; log: ProviderLog }): Promise<Egress> {
   const { policy } = o;
   if (policy.mode === "isolated") {
-    if (!o.root) return { close: async () => {}, problems: [NOT_ENFORCED_AS_USER] };
-    const nft = which("nft");
+    const python = o.root ? undefined : ownerHelper();
+    if (python === null) return { close: async () => {}, problems: [NOT_ENFORCED_AS_USER] };
+    // An ordinary user's PATH often lacks the sbin directories.
+    const nft = which("nft") ?? ["/usr/sbin/nft", "/sbin/nft"].find((p) => existsSync(p)) ?? null;
     if (!nft)
       throw new SandboxError("unavailable", `nftables is not installed: network "isolated" needs it to keep the sandbox off this machine's addresses and private networks — sudo apt-get install nftables, or set local.network to "allowlist" or "none".`);
-    await installFilter({ nft, initPid: o.initPid, policy, id: o.id });
+    await installFilter({ nft, initPid: o.initPid, policy, id: o.id, python });
     return { close: async () => {}, problems: [] };
   }
   if (policy.mode === "allowlist") {
