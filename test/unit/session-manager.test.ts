@@ -14,9 +14,10 @@ interface Setup {
   dir?: string;
   provider?: DirProvider;
   parents?: Record<string, string>;
+  slowStartMs?: number;
 }
 
-async function setup({ dir, provider, parents = {} }: Setup = {}) {
+async function setup({ dir, provider, parents = {}, slowStartMs }: Setup = {}) {
   dir ??= await mkdtemp(join(tmpdir(), "sm-"));
   provider ??= new DirProvider(dir);
   const toasts: { message: string; variant: string }[] = [];
@@ -42,6 +43,7 @@ async function setup({ dir, provider, parents = {} }: Setup = {}) {
       seeds.push(ctx);
       return { baseCommit: "abc" };
     },
+    slowStartMs,
   });
   return { dir, provider, manager, store, toasts, seeds, parentLookups };
 }
@@ -199,5 +201,67 @@ describe("SessionManager", () => {
     expect((await second.manager.sandboxFor("ses_a")).id).toBe(sb.id);
     expect(first.provider.calls.filter((c) => c === "create")).toHaveLength(1);
     expect(second.toasts).toEqual([expect.objectContaining({ variant: "warning" })]);
+  });
+});
+
+/** A provider whose create and start wait until the test opens them. */
+class GatedProvider extends DirProvider {
+  private opened!: () => void;
+  gate = new Promise<void>((r) => (this.opened = r));
+  open = () => this.opened();
+  override async create(...args: Parameters<DirProvider["create"]>) {
+    await this.gate;
+    return super.create(...args);
+  }
+  override async start(id: string) {
+    await this.gate;
+    return super.start(id);
+  }
+}
+
+describe("a sandbox that takes a while is told", () => {
+  const STARTING = "Starting this session's sandbox…";
+
+  it("a creation still running after the delay: told once, before it is ready", async () => {
+    const provider = new GatedProvider(await mkdtemp(join(tmpdir(), "sm-")));
+    const { manager, toasts } = await setup({ provider, slowStartMs: 0 });
+    const calls = [manager.sandboxFor("ses_a"), manager.sandboxFor("ses_a")];
+    await until(() => toasts.some((t) => t.message === STARTING), "the starting notice");
+    provider.open();
+    await Promise.all(calls);
+    expect(toasts.map((t) => t.message)).toEqual([STARTING, "Sandbox ready (dir)."]);
+  });
+
+  it("a creation done within the delay: nothing told (the timer ends with it)", async () => {
+    const { manager, toasts } = await setup({ slowStartMs: 2_000 });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      await manager.sandboxFor("ses_a");
+      vi.advanceTimersByTime(60_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(toasts.map((t) => t.message)).toEqual(["Sandbox ready (dir)."]);
+  });
+
+  it("a stopped sandbox being started: its own notice only, not both", async () => {
+    const first = await setup();
+    const sb = await first.manager.sandboxFor("ses_a");
+    const provider = new GatedProvider(first.dir);
+    Object.assign(provider, { sandboxes: (first.provider as unknown as { sandboxes: unknown }).sandboxes });
+    await provider.stop(sb.id);
+    const second = await setup({ dir: first.dir, provider, slowStartMs: 2_000 });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    let call: Promise<{ id: string }>;
+    try {
+      call = second.manager.sandboxFor("ses_a");
+      while (!second.toasts.length) await new Promise((r) => setImmediate(r)); // the stopped-sandbox notice
+      vi.advanceTimersByTime(60_000); // the start is still waiting: the delay passes
+    } finally {
+      vi.useRealTimers();
+    }
+    provider.open();
+    expect((await call).id).toBe(sb.id);
+    expect(second.toasts.map((t) => t.message)).toEqual([expect.stringMatching(/^Starting this session's stopped sandbox\./)]);
   });
 });

@@ -37,9 +37,12 @@ export interface SessionManagerOptions {
   env?: Record<string, string>;
   /** Tests: stop at named points (see util/phases.ts). */
   phases?: PhaseHook;
+  /** After this long without a sandbox, the user is told one is being started (default 2 s). */
+  slowStartMs?: number;
 }
 
 const TOUCH_INTERVAL_MS = 60_000;
+const SLOW_START_MS = 2_000;
 const MAX_DEPTH = 16;
 
 export class SessionManager {
@@ -48,6 +51,8 @@ export class SessionManager {
   private readonly inflight = new Map<string, Promise<Sandbox>>();
   private readonly parents = new Map<string, string | null>();
   private readonly touched = new Map<string, number>();
+  /** Roots whose stopped sandbox is being started (they have their own notice). */
+  private readonly starting = new Set<string>();
   private preflighted = false;
   private orphansChecked = false;
 
@@ -103,7 +108,16 @@ export class SessionManager {
     }
     let pending = this.inflight.get(root);
     if (!pending) {
-      pending = this.resolve(root).finally(() => this.inflight.delete(root));
+      // A creation or seeding that takes a while is told, once: otherwise the first tool call just hangs.
+      const slow = setTimeout(() => {
+        if (!this.starting.has(root)) this.options.notify({ kind: "sandbox_creating", sessionID: root });
+      }, this.options.slowStartMs ?? SLOW_START_MS);
+      slow.unref?.();
+      pending = this.resolve(root).finally(() => {
+        clearTimeout(slow);
+        this.starting.delete(root);
+        this.inflight.delete(root);
+      });
       this.inflight.set(root, pending);
     }
     return pending;
@@ -156,6 +170,7 @@ export class SessionManager {
     } catch (error) {
       if (!isSandboxError(error, "not_running")) throw error;
       this.options.log.info(`starting stopped sandbox ${id}${error.state ? ` (${error.state})` : ""}`, root);
+      this.starting.add(root);
       this.options.notify({ kind: "sandbox_starting", sessionID: root, archived: error.state === "archived" });
       await provider.start(id);
       return provider.connect(id);

@@ -7,6 +7,8 @@ import type { ApplyOutcome } from "../git/apply.js";
 
 export type Notice =
   | { kind: "sandbox_ready"; sessionID: string; provider: string }
+  /** Getting the session's sandbox (made, seeded, or reconnected) takes a while: told once, so the wait is not silent. */
+  | { kind: "sandbox_creating"; sessionID: string }
   /** The session's sandbox was stopped (by its provider, or a restart) and is started again. */
   | { kind: "sandbox_starting"; sessionID: string; archived: boolean }
   /** The session's sandbox was gone; a new one holds its last synced work. */
@@ -111,6 +113,8 @@ export function words(n: Notice): Words | undefined {
   switch (n.kind) {
     case "sandbox_ready":
       return { text: `Sandbox ready (${n.provider}).`, level: "success", once: `created:${n.sessionID}` };
+    case "sandbox_creating":
+      return { text: "Starting this session's sandbox…", level: "info", once: `creating:${n.sessionID}` };
     case "sandbox_starting":
       return {
         text: n.archived
