@@ -93,7 +93,10 @@ function render(o: FilesApplyOutcome, s: { id: string; branch: string; directory
       for (const r of o.refused) err(`  ${r.path}: ${r.why}`);
       return;
     case "changed":
-      err(`✘ ${o.paths.length} file(s) changed in ${s.directory} while applying (${o.paths.join(", ")}); ${nothing}. Run it again.`);
+      err(
+        `✘ ${o.paths.length} path(s) in ${s.directory} are not as the apply found them — changed meanwhile, or an ignored file is in the way ` +
+          `(${o.paths.join(", ")}); ${nothing}. Move what is in the way, or run it again.`,
+      );
       return;
   }
 }

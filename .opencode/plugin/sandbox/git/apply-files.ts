@@ -8,8 +8,8 @@
  * pointing outside the folder, are refused unless the caller allows them.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { lstat, mkdir, readFile, readlink, rename, rm, rmdir, symlink, unlink, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, symlink, unlink, writeFile } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
 import { autoRunReason, symlinkEscapes } from "./auto-run.js";
 import { GitSyncError } from "./errors.js";
 import { filesSnapshot } from "./files-snapshot.js";
@@ -36,7 +36,7 @@ export type FilesApplyOutcome =
   | { kind: "conflict"; conflicts: PathProblem[] }
   /** Paths the caller did not allow (auto-run configuration, escaping symlinks, unsafe paths): nothing written. */
   | { kind: "refused"; refused: PathProblem[] }
-  /** Files changed in the folder while the apply ran: nothing written; run it again. */
+  /** Paths the folder holds otherwise than the snapshot saw (changed meanwhile, or an ignored file in the way): nothing written. */
   | { kind: "changed"; paths: string[] };
 
 export interface ApplyFilesInput {
@@ -175,7 +175,41 @@ const same = (a: Entry | "other" | undefined, b: Entry | undefined) =>
 /** Paths whose content is no longer what the snapshot saw. */
 async function drifted(directory: string, plan: Planned[]): Promise<string[]> {
   const out: string[] = [];
-  for (const p of plan) if (!same(await onDisk(join(directory, p.path)), p.before)) out.push(p.path);
+  for (const p of plan) {
+    const now = await onDisk(join(directory, p.path));
+    // A directory where a new file goes: blocked() decides whether it can give way.
+    if (now === "other" && !p.before && (await lstat(join(directory, p.path))).isDirectory()) continue;
+    if (!same(now, p.before)) out.push(p.path);
+  }
+  return out;
+}
+
+/**
+ * New files whose place the folder holds otherwise than the plan expects: a parent that
+ * is a symlink or a file the plan does not delete, or a directory where the file goes
+ * that still holds files the plan does not delete. Checked before anything is written.
+ */
+async function blocked(directory: string, plan: Planned[]): Promise<string[]> {
+  const deleted = new Set(plan.filter((p) => !p.after).map((p) => p.path));
+  const out: string[] = [];
+  for (const p of plan) {
+    if (!p.after) continue;
+    const parts = p.path.split("/");
+    let bad = false;
+    for (let i = 1; i < parts.length && !bad; i++) {
+      const rel = parts.slice(0, i).join("/");
+      const st = await lstat(join(directory, rel)).catch(() => undefined);
+      if (!st || st.isDirectory()) continue;
+      bad = !deleted.has(rel);
+      if (!bad) break; // deleted first, then made a directory
+    }
+    const here = await lstat(join(directory, p.path)).catch(() => undefined);
+    if (!bad && here?.isDirectory()) {
+      const inside = await readdir(join(directory, p.path), { recursive: true, withFileTypes: true });
+      bad = inside.some((e) => !e.isDirectory() && !deleted.has(`${p.path}/${relative(join(directory, p.path), join(e.parentPath, e.name)).split(sep).join("/")}`));
+    }
+    if (bad) out.push(p.path);
+  }
   return out;
 }
 
@@ -199,7 +233,7 @@ async function write(files: PrivateRepo, plan: Planned[], phases: PhaseHook | un
       staged.set(p.path, tmp);
     }
     await reach(phases, "apply:staged");
-    const changed = await drifted(directory, plan);
+    const changed = [...(await drifted(directory, plan)), ...(await blocked(directory, plan))];
     if (changed.length) return changed;
     // Deletions first: a file may give way to a directory of the same name.
     for (const p of plan) if (!p.after) await unlink(join(directory, p.path));
@@ -209,7 +243,7 @@ async function write(files: PrivateRepo, plan: Planned[], phases: PhaseHook | un
       const target = join(directory, p.path);
       await mkdirInside(directory, dirname(p.path));
       // A directory where the file goes (the session replaced a directory by a file): its files were deleted above.
-      if ((await lstat(target).catch(() => undefined))?.isDirectory()) await rmdir(target);
+      if ((await lstat(target).catch(() => undefined))?.isDirectory()) await removeEmptyTree(target);
       await rename(tmp, target);
     }
     for (const p of plan) if (!p.after) await removeEmptyParents(directory, dirname(p.path));
@@ -228,6 +262,12 @@ async function mkdirInside(directory: string, rel: string): Promise<void> {
     if (!st) await mkdir(at);
     else if (!st.isDirectory()) throw new GitSyncError("git_failed", `cannot write below ${at}: it is not a directory (a symlink or a file)`);
   }
+}
+
+/** Removes a directory holding only directories (rmdir fails on anything else: nothing of the user's goes). */
+async function removeEmptyTree(dir: string): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) if (e.isDirectory()) await removeEmptyTree(join(dir, e.name));
+  await rmdir(dir);
 }
 
 async function removeEmptyParents(directory: string, rel: string): Promise<void> {
