@@ -105,6 +105,16 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ enabled: true, branchPrefix: "opencode", copyIgnored: [], debounceMs: 300, filesLimitMb: 100, sizeBudgetMb: 100 }),
+    /**
+     * Off by default. When set, the plugin prunes this project's sandboxes by itself when
+     * it starts (after syncing their work; kept when that fails): ones unused for longer
+     * than maxAgeDays, and the least recently used ones while all together take more than
+     * maxTotalGiB. `opencode run` sessions are never deleted by OpenCode: this bounds them.
+     */
+    retention: z
+      .object({ maxAgeDays: z.number().positive().optional(), maxTotalGiB: z.number().positive().optional() })
+      .strict()
+      .default({}),
     /** Tool ids allowed to run on the host although the plugin does not sandbox them. */
     allowHostTools: z.array(z.string().min(1)).default([]),
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),

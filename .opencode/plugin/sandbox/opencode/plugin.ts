@@ -59,6 +59,8 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
     parentOf: async (id) => (await client.session.get({ path: { id } })).data?.parentID,
     titleOf: async (id) => (await client.session.get({ path: { id } })).data?.title,
   });
+  // Opt-in (config.retention): old sandboxes of this project go, their work synced first.
+  void service.retain();
 
   const deps: ToolDeps = {
     directory,

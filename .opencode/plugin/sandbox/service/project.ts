@@ -17,6 +17,7 @@ import { GitSync, type MergeResult, type SyncReason, type SyncResult } from "../
 import { createProvider, unavailableHint } from "../providers/factory.js";
 import { isSandboxError, SandboxError, type Sandbox, type SandboxProvider } from "../providers/provider.js";
 import { egressNotice, type Notify } from "./notices.js";
+import { applyRetention } from "./retention.js";
 import { SyncTriggers } from "./sync-triggers.js";
 
 export interface ProjectServiceOptions {
@@ -51,6 +52,8 @@ export class ProjectService {
   private readonly triggers: SyncTriggers;
   private readonly subdir: string;
   private readonly endings = new Set<Promise<void>>();
+  /** The configured provider, made on first use (an invalid configuration is thrown here). */
+  readonly provider: () => Promise<SandboxProvider>;
 
   constructor(private readonly o: ProjectServiceOptions) {
     const { config, log, notify, phases } = o;
@@ -69,14 +72,15 @@ export class ProjectService {
       notify,
       env: config.sandboxEnv,
       seed: seeder.seed,
-      provider: () => {
-        if (o.configError) return Promise.reject(o.configError);
-        // A refused connection is told to the session whose sandbox made it (once per domain: notices.ts).
-        return (provider ??= o.provider?.() ?? createProvider(config, log, { egressBlocked: (e) => notify(egressNotice(e)) }));
-      },
+      provider: () => this.provider(),
       parentOf: o.parentOf,
       phases,
     });
+    this.provider = () => {
+      if (o.configError) return Promise.reject(o.configError);
+      // A refused connection is told to the session whose sandbox made it (once per domain: notices.ts).
+      return (provider ??= o.provider?.() ?? createProvider(config, log, { egressBlocked: (e) => notify(egressNotice(e)) }));
+    };
     this.manager = manager;
     this.gitSync = new GitSync({
       directory: o.directory,
@@ -105,6 +109,10 @@ export class ProjectService {
       throw hint ? new SandboxError("unavailable", `${error.message} ${hint}`, { cause: error }) : error;
     });
     return this.subdir ? withProjectDir(sandbox, posix.join(sandbox.projectDir, this.subdir)) : sandbox;
+  }
+
+  get projectId(): string {
+    return this.o.projectId;
   }
 
   /** What a session event told about a session. */
@@ -159,6 +167,21 @@ export class ProjectService {
       }
     }
     await this.manager.delete(sessionID);
+  }
+
+  /**
+   * The opt-in retention (config.retention): this project's old sandboxes pruned after
+   * their work is synced, in the background; `dispose` waits for it.
+   */
+  retain(): Promise<void> {
+    const { retention } = this.o.config;
+    if (this.o.configError || (retention.maxAgeDays === undefined && retention.maxTotalGiB === undefined)) return Promise.resolve();
+    const p: Promise<void> = applyRetention(this, retention, this.o.log)
+      .then(() => {})
+      .catch((error) => this.o.log.warn(`retention: ${(error as Error).message}`))
+      .finally(() => this.endings.delete(p));
+    this.endings.add(p);
+    return p;
   }
 
   /** Waits for deletions and syncs (a last one of every live session), then lets the provider go. */

@@ -195,6 +195,8 @@ export class Pruner {
     if (!before || before.sandboxId !== candidate.sandbox.id) return { kind: "kept", candidate, why: "its session changed since it was listed" };
     // Used since the listing (another OpenCode notes use in the record): it is in use.
     if (!policy.all && time(latest(before.lastUsedAt, candidate.lastUsedAt)) !== time(candidate.lastUsedAt)) return { kind: "kept", candidate, why: "it was used again meanwhile" };
+    // This process took it up since the listing (a tool call resumed the session).
+    if (this.o.isLive?.(session)) return { kind: "kept", candidate, why: "in use by this OpenCode" };
     let branch = before.sideBranch ?? before.branch;
     try {
       const synced = await service.sync(session, "delete");
