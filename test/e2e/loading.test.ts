@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { PLUGIN_DIST, REPO, Workbench } from "./support/opencode.js";
+import { PLUGIN_DIST, REPO, waitFor, Workbench } from "./support/opencode.js";
 
 let bench: Workbench | undefined;
 afterEach(async (ctx) => {
@@ -90,6 +90,10 @@ describe("a broken set-up", () => {
     const served = await bench.serve();
     const events = await served.events();
     const id = await served.createSession("broken");
+    // Shown when a session starts, before any tool call (the start-up toast went out before this client subscribed).
+    const configToast = expect.objectContaining({ variant: "error", message: expect.stringContaining('option "local.network" is "bogus"') });
+    expect(await waitFor(() => events.list.some((e) => e.type === "tui.toast.show" && configToast.asymmetricMatch(e.properties)), 60_000)).toBe(true);
+    expect(bench.model.requests).toHaveLength(0);
     bench.model.set([pwd, { text: "still here" }]);
     await served.prompt(id, "where?");
     const [result] = bench.model.toolResults();
@@ -97,7 +101,7 @@ describe("a broken set-up", () => {
     expect(bench.model.agentRequests).toHaveLength(2); // the turn went on after the refusal
     expect(bench.pluginLog()).toMatch(/\[ERROR\].*local\.network/);
     const toasts = events.list.filter((e) => e.type === "tui.toast.show").map((e) => e.properties);
-    expect(toasts).toContainEqual(expect.objectContaining({ variant: "error", message: expect.stringMatching(/option "local\.network" is "bogus"; expected one of "isolated", "none"/) }));
+    expect(toasts).toContainEqual(expect.objectContaining({ variant: "error", message: expect.stringMatching(/option "local\.network" is "bogus"; expected one of "isolated", "allowlist", "none"/) }));
     events.stop();
     expect(existsSync(bench.sandboxesDir()) ? readdirSync(bench.sandboxesDir()).filter((d) => d.startsWith("sb-")) : []).toEqual([]);
     await served.stop();

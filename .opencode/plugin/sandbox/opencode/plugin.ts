@@ -101,6 +101,9 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
     tool: { ...ownTools, ...sandboxed.tool },
     "tool.execute.before": sandboxed["tool.execute.before"],
     async event({ event }) {
+      // Again when a session starts: the start-up toast can precede any attached TUI
+      // (OpenCode bootstraps the project before clients subscribe).
+      if (configError && event.type === "session.created") toast.show(configError.message, "error", "config-error:session");
       await onEvent(service, event);
     },
     async dispose() {
