@@ -80,8 +80,13 @@ describe("opencode serve with the plugin", () => {
     expect(branchHas(bench, "opencode/1", "last.txt")).toBeUndefined(); // not synced yet
     if (process.getuid?.() === 0) expect(processesOfUid(uid).length).toBeGreaterThan(0);
 
+    const events = await served.events();
     await served.client.session.delete({ path: { id } });
     expect(await waitFor(() => branchHas(bench!, "opencode/1", "last.txt") === "last words")).toBe(true);
+    // The user is told where the work went (deleting a session showed nothing before).
+    const told = (e: { type: string; properties: any }) => e.type === "tui.toast.show" && e.properties.message.includes("Session deleted: its sandbox is removed, its work stays on opencode/1");
+    expect(await waitFor(() => events.list.some(told))).toBe(true);
+    events.stop();
     expect(await waitFor(() => !existsSync(join(bench!.sandboxesDir(), sandboxId)))).toBe(true);
     // The mapping goes right after the sandbox (a separate write).
     expect(await waitFor(() => bench!.state().sessions[id] === undefined)).toBe(true);

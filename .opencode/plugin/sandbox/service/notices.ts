@@ -32,6 +32,8 @@ export type Notice =
   | { kind: "merge_conflict"; sessionID: string; ref: string; conflicts: string[] }
   /** The final sync of a deleted session failed: its sandbox is kept. */
   | { kind: "delete_kept"; sessionID: string; message: string }
+  /** A deleted session's work was synced and its sandbox removed; `branch` holds the work. */
+  | { kind: "session_ended"; sessionID: string; branch?: string }
   /** A server started listening in the session's sandbox (or its link changed): the link the user can open. */
   | { kind: "preview_ready"; sessionID: string; port: number; url: string }
   /** The sandbox's egress policy refused a connection (network "allowlist"): what, why, and the option that allows it. */
@@ -175,6 +177,11 @@ export function words(n: Notice): Words | undefined {
       return { text: `Syncing the session's work failed: ${n.message.split("\n")[0]}`, level: "error", once: `sync-failed:${n.message}` };
     case "merge_conflict":
       return { text: mergeConflictText(n.ref, n.conflicts), level: "warning" };
+    case "session_ended":
+      return {
+        text: n.branch ? `Session deleted: its sandbox is removed, its work stays on ${n.branch} (git log ${n.branch}).` : "Session deleted: its sandbox is removed.",
+        level: "info",
+      };
     case "delete_kept":
       return { text: `Could not sync the deleted session's work (${n.message.split("\n")[0]}); its sandbox was kept.`, level: "error" };
     case "preview_ready":

@@ -166,7 +166,11 @@ export class ProjectService {
         return;
       }
     }
+    // The branch as the final sync left it (it may have been allocated just now).
+    const branch = (await this.manager.existing(sessionID).catch(() => undefined))?.branch ?? record.branch;
     await this.manager.delete(sessionID);
+    // Said, because deleting a session otherwise shows nothing of where its work went.
+    if (!record.parentId) this.o.notify({ kind: "session_ended", sessionID, branch });
   }
 
   /**
