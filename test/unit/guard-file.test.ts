@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { guardIn, guardVersion, placeGuard, shippedGuardPath } from "../../.opencode/plugin/sandbox/cli/guard-file.js";
 import { OpencodeSandboxedGuard } from "../../.opencode/plugin/sandbox/guard/opencode-sandboxed-guard.js";
+import { HOST_SAFE_TOOLS } from "../../.opencode/plugin/sandbox/opencode/guard.js";
 import { LOADED_MARKER, markLoaded } from "../../.opencode/plugin/sandbox/opencode/loaded-marker.js";
 
 const hook = async (directory: string) => (await OpencodeSandboxedGuard({ directory }))["tool.execute.before"];
@@ -34,6 +35,10 @@ describe("guard decision", () => {
     } finally {
       unmarks.forEach((u) => u());
     }
+  });
+
+  it.each(HOST_SAFE_TOOLS)("passes %s without the plugin, as the plugin's own guard deems it host-safe", async (tool) => {
+    await expect((await hook("/p/none"))({ tool })).resolves.toBeUndefined();
   });
 
   it("counts instances: the mark stays while one of two instances of a directory lives; dispose twice takes one", async () => {
