@@ -268,8 +268,8 @@ export class Workbench {
     return child;
   }
 
-  /** Stops OpenCode and the model; removes every file of the run unless `keep`. */
-  async dispose({ keep = false } = {}): Promise<void> {
+  /** SIGTERM to every OpenCode process of this bench (SIGKILL after 5 s); resolves once they exited. */
+  async stopChildren(): Promise<void> {
     await Promise.all(
       [...this.children].map(
         (c) =>
@@ -281,6 +281,11 @@ export class Workbench {
           }),
       ),
     );
+  }
+
+  /** Stops OpenCode and the model; removes every file of the run unless `keep`. */
+  async dispose({ keep = false } = {}): Promise<void> {
+    await this.stopChildren();
     await this.model.stop();
     if (keep) return;
     // Sandbox processes die with their owner; give them a moment, then remove everything.

@@ -22,8 +22,8 @@ export interface DemoOptions {
   /** Colour git's output (a terminal). */
   color: boolean;
   write: Write;
-  /** Told the workbench as soon as it exists, so an interrupt can stop it. */
-  onWorkbench?: (bench: Workbench) => void;
+  /** Ctrl-C: OpenCode is stopped, the run cleaned up as usual, and the demo ends with 130. */
+  signal?: AbortSignal;
 }
 
 /** Upper bounds for a hang, generous for a loaded machine; never expected durations. */
@@ -209,7 +209,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const steps = new Steps(o.write);
   o.write("opencode-sandboxed demo: real OpenCode, an offline scripted model, a local sandbox, a throw-away git repository");
   const ready = await prerequisites(steps, o.write);
-  if (!ready || !(await ensureBuilt(steps))) return 1;
+  if (!ready || !(await ensureBuilt(steps))) return o.signal?.aborted ? 130 : 1;
+  if (o.signal?.aborted) return 130;
 
   const bench = await Workbench.create({
     plugin: PLUGIN_DIST,
@@ -219,13 +220,20 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     // Nothing of the run needs to outlive it; the database in memory starts faster.
     env: { OPENCODE_DB: ":memory:" },
   });
-  o.onWorkbench?.(bench);
+  const interrupt = () => void bench.stopChildren();
+  o.signal?.addEventListener("abort", interrupt, { once: true });
+  if (o.signal?.aborted) interrupt();
   steps.ok(`throw-away git repository ${bench.project} (branch main, one commit)`);
 
   let failed = false;
   try {
     await session(bench, steps, o);
   } catch (error) {
+    if (o.signal?.aborted) {
+      await bench.dispose({ keep: o.keep });
+      o.write(o.keep ? `  interrupted; kept: ${bench.project}` : "  interrupted; OpenCode stopped, the throw-away repository removed");
+      return 130;
+    }
     failed = true;
     const message = (error as Error).message;
     steps.fail(message.split("\n").slice(0, error instanceof DemoFailure ? 12 : 1).join("\n"));

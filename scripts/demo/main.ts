@@ -3,7 +3,6 @@
  * command (see demo.ts). Exit code 0 when every step worked.
  */
 import { parseArgs } from "node:util";
-import type { Workbench } from "../../harness/opencode.js";
 import { runDemo } from "./demo.js";
 
 const USAGE = `Usage: npm run demo [-- --keep]
@@ -32,14 +31,15 @@ function options(): { keep: boolean } | undefined {
 async function main(): Promise<number> {
   const opts = options();
   if (!opts) return 2;
-  let bench: Workbench | undefined;
-  // Ctrl-C: stop OpenCode (its sandbox dies with it) and remove the run's files.
+  const interrupted = new AbortController();
+  // Ctrl-C: the demo stops OpenCode (its sandbox dies with it) and cleans up; a second one exits at once.
   for (const signal of ["SIGINT", "SIGTERM"] as const)
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (interrupted.signal.aborted) process.exit(130);
       console.log(`\n${signal}: stopping`);
-      void (bench?.dispose({ keep: opts.keep }) ?? Promise.resolve()).finally(() => process.exit(130));
+      interrupted.abort();
     });
-  return runDemo({ ...opts, color: !!process.stdout.isTTY, write: (line) => console.log(line), onWorkbench: (b) => (bench = b) });
+  return runDemo({ ...opts, color: !!process.stdout.isTTY, write: (line) => console.log(line), signal: interrupted.signal });
 }
 
 main().then(
