@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeTree } from "../../.opencode/plugin/sandbox/providers/local/remove-tree.js";
 import { harness, memoryLogger, type Harness } from "../support/local-harness.js";
-import { lacks, missingBwrap, missingRoot } from "../support/prereq.js";
+import { lacks, missingBwrap, missingCommand, missingRoot } from "../support/prereq.js";
 import { git, makeRepo, cleanupAll } from "./git-support.js";
 import { sessionKit } from "./session-kit.js";
 
@@ -78,6 +78,32 @@ describe("deleting a local sandbox that resists removal", { timeout: 300_000 }, 
     expect(readdirSync(join(h.root, ".trash"))).toEqual([]);
     if (process.getuid?.() === 0) expect(existsSync(join(h.root, ".uids", String(meta.uid)))).toBe(false);
     expect((await h.provider.list({})).map((s) => s.id)).not.toContain(sandbox.id);
+  });
+});
+
+describe("removeTree as an ordinary user (OpenCode not root)", { timeout: 300_000 }, () => {
+  if (lacks(missingRoot(), missingCommand("setpriv"))) return;
+  const USER = "65534";
+  const as = (command: string, args: string[], env: Record<string, string> = {}) =>
+    execFileSync("setpriv", [`--reuid=${USER}`, `--regid=${USER}`, "--clear-groups", "--", command, ...args], {
+      env: { PATH: process.env.PATH, HOME: "/tmp", ...env },
+      encoding: "utf8",
+    });
+
+  it("opens up directories of mode 000 at any depth and removes them; symlinks out are not followed", async () => {
+    const canary = await canaries();
+    const dir = await mkdtemp("/tmp/ocsb-user-rm-");
+    execFileSync("chown", [USER, dir]);
+    as("perl", ["-e", `chdir "${dir}"; mkdir "t"; chdir "t"; symlink("${canary.dir}", "out"); for (1..${DEPTH}) { mkdir "d" or die; chdir "d" or die } open(F, ">f"); close F; chmod(0, ".")`]);
+    as("chmod", ["000", join(dir, "t")]);
+    // Plain rm cannot, as that user: the trap is real.
+    expect(() => as("rm", ["-rf", join(dir, "t")], {})).toThrow();
+    const OPENCODE = join(process.cwd(), "node_modules/opencode-linux-x64/bin/opencode");
+    const out = as(OPENCODE, [join(process.cwd(), "test/support/remove-tree-child.ts")], { BUN_BE_BUN: "1", OCSB_PATH: join(dir, "t") });
+    expect(JSON.parse(out.trim().split("\n").at(-1)!)).toEqual({ removed: true });
+    expect(existsSync(join(dir, "t"))).toBe(false);
+    expect(canary.intact()).toBe(true);
+    await rm(dir, { recursive: true, force: true });
   });
 });
 
