@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { preflight } from "../../.opencode/plugin/sandbox/providers/local/preflight.js";
-import { PLUGIN_DIST, REPO, waitFor, Workbench, type Served } from "../../harness/opencode.js";
+import { OPENCODE, PLUGIN_DIST, REPO, waitFor, Workbench, type Served } from "../../harness/opencode.js";
 import { PORT, PROMPT, script } from "./app.js";
 import { build, buildState, canBuild } from "./build.js";
 import { hostFacts, networkFor, plan, sandboxNode } from "./prerequisites.js";
@@ -41,7 +41,7 @@ function runInherited(command: string[]): Promise<number | null> {
   });
 }
 
-/** Installs or names what is missing; false when the demo cannot go on. */
+/** Installs or names what is missing; undefined when the demo cannot go on. */
 async function prerequisites(steps: Steps, write: Write): Promise<{ network: "isolated" | "none" } | undefined> {
   const facts = hostFacts();
   const p = plan(facts);
@@ -211,6 +211,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const ready = await prerequisites(steps, o.write);
   if (!ready || !(await ensureBuilt(steps))) return o.signal?.aborted ? 130 : 1;
   if (o.signal?.aborted) return 130;
+  if (!existsSync(OPENCODE)) {
+    steps.fail(`OpenCode (the opencode-ai devDependency) is not installed in ${REPO}: run npm install first`);
+    return 1;
+  }
 
   const bench = await Workbench.create({
     plugin: PLUGIN_DIST,
