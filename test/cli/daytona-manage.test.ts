@@ -17,25 +17,27 @@ import { PREVIEW_LABELS } from "../../.opencode/plugin/sandbox/service/preview.j
 import { startDaytonaStandin, type DaytonaStandin } from "../standin/daytona/index.js";
 import { cleanupAll, git, makeRepo, tempDir } from "../integration/git-support.js";
 import { lacks, missingBwrap, missingCommand, missingRoot } from "../support/prereq.js";
+import { until } from "../support/until.js";
 import { cli, cliEnv, paths, projectIdOf, projectService } from "./cli-kit.js";
 
 const OLD = "ses_dt_old";
 const KEPT = "ses_dt_kept";
 
-describe("CLI status, prune and preview on Daytona (stand-in)", { timeout: 180_000 }, () => {
+describe("CLI status, prune and preview on Daytona (stand-in)", { timeout: 300_000 }, () => {
   if (lacks(missingRoot(), missingBwrap(), missingCommand("python3"))) return;
 
   let standin: DaytonaStandin;
   let provider: DaytonaProvider;
   let repo: string;
   let env: NodeJS.ProcessEnv;
+  let xdgData: string;
   const boxes: Record<string, Sandbox> = {};
   const run = (...args: string[]) => cli(args, { cwd: repo, env });
 
   beforeAll(async () => {
     standin = await startDaytonaStandin({ daemon: "shell" });
     repo = await makeRepo();
-    const xdgData = await tempDir("cli-dt-data-");
+    xdgData = await tempDir("cli-dt-data-");
     env = cliEnv({ data: xdgData, config: await tempDir("cli-dt-config-") }, { DAYTONA_API_KEY: standin.apiKey, DAYTONA_API_URL: standin.apiUrl, DAYTONA_TARGET: "us" });
     const { apiKey: _, ...daytona } = ConfigSchema.parse({}).daytona;
     const id = await installationId(paths(xdgData).stateDir);
@@ -88,6 +90,23 @@ describe("CLI status, prune and preview on Daytona (stand-in)", { timeout: 180_0
     expect((await provider.get(stray.id)).id).toBe(stray.id);
     const forced = await run("prune", "--yes", "--grace", "0", "--force");
     expect(forced.stdout).toContain(`✔ deleted ${stray.id}`);
+  });
+
+  it("preview <session> <port>: a fresh signed link to a session's running server; a stopped sandbox is said to run none", async () => {
+    const service = projectService({ repo, xdgData, provider });
+    const box = await service.sandboxFor("ses_dt_server");
+    await box.writeFile(`${box.projectDir}/served.txt`, "served from the session\n");
+    await box.startProcess("python3 -m http.server 8131");
+    const up = `python3 -c "import socket; socket.create_connection(('127.0.0.1', 8131))"`;
+    await until(async () => (await box.exec(up)).exitCode === 0, "the session's server listens");
+    const r = await run("preview", "ses_dt_server", "8131", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const shown = JSON.parse(r.stdout) as { url: string; headers?: Record<string, string> };
+    expect(await (await fetch(`${shown.url.replace(/\/$/, "")}/served.txt`, { headers: shown.headers })).text()).toBe("served from the session\n");
+    await provider.stop(box.id);
+    const stopped = await run("preview", "ses_dt_server", "8131");
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toContain("is stopped: servers it ran are not running");
   });
 
   it("preview of a local repository path: the signed link answers after the CLI exits; --stop deletes the sandbox", async () => {
