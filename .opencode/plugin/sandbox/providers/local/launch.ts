@@ -222,9 +222,9 @@ for f in $OCSB_CGROUPS; do echo $$ > "$f"; done
 ulimit -n "$OCSB_NOFILE"
 # This namespace copied the host's mounts, other sandboxes' disks included: a copy
 # would keep such a disk (and its loop device) alive after its own sandbox deletes it.
-for m in $(awk '{ i = 7; while ($i != "-") i++; if ($(i + 1) == "ext4" && index($(i + 2), "/dev/loop") == 1 && $5 ~ "/disk$") print $5 }' /proc/self/mountinfo); do
-  [ "$m" = "$OCSB_VOLUME" ] || umount -n -l "$m" 2>/dev/null || true
-done
+# One umount for all of them: a machine may hold many.
+others=$(awk -v own="$OCSB_VOLUME" '{ i = 7; while ($i != "-") i++; if ($(i + 1) == "ext4" && index($(i + 2), "/dev/loop") == 1 && $5 ~ "/disk$" && $5 != own) print $5 }' /proc/self/mountinfo || true)
+if [ -n "$others" ]; then umount -n -l $others 2>/dev/null || true; fi
 mount -n --bind "$OCSB_DIR" /run
 if [ -n "$OCSB_VOLUME" ]; then mount -n --bind "$OCSB_VOLUME" /run/disk; fi
 if [ -n "$OCSB_RUNTIME" ]; then mount -n --bind "$OCSB_RUNTIME" /run/runtime; fi

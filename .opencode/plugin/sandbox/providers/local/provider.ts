@@ -33,7 +33,7 @@ import { egressEnv, type Egress } from "./egress.js";
 import { makePolicy, type EgressPolicy, type NetworkMode } from "./egress-policy.js";
 import type { EgressBlocked, Resolve } from "./egress-proxy.js";
 import { Store, type Meta, type Owner } from "./store.js";
-import { createVolume, lendRunDir, mountVolume, takeBackRunDir, unmountVolume, volumeUnsupported } from "./volume.js";
+import { createVolume, lendRunDir, mountVolume, takeBackRunDir, unmountOrphans, unmountVolume, volumeUnsupported } from "./volume.js";
 
 export interface LocalProviderOptions extends LimitsRequest {
   /** Where workspaces and run directories live. */
@@ -117,6 +117,7 @@ export class LocalProvider implements SandboxProvider {
         const tools = await this.checkTools();
         await this.store.ensureRoot();
         await cleanupStale(this.store, (id) => this.running.has(id) || this.starting.has(id), await this.cgroups(), this.options.log);
+        await unmountOrphans(this.root, this.options.log);
         return tools;
       })();
       this.ready.catch(() => (this.ready = undefined));
@@ -170,6 +171,7 @@ export class LocalProvider implements SandboxProvider {
     Store.checkId(id);
     const env = checkEnv(spec.env);
     let meta = await this.store.readMeta(id);
+    let fresh = false;
     if (meta) {
       meta = { ...meta, labels: { ...spec.labels }, env };
     } else {
@@ -177,14 +179,16 @@ export class LocalProvider implements SandboxProvider {
       const gid = isRoot() ? uid : process.getgid!();
       meta = { version: 1, id, labels: { ...spec.labels }, env, uid, gid, createdAt: new Date().toISOString() };
       await this.store.layout(id, uid, gid);
-      if (!volumeUnsupported()) {
-        const { diskMiB, inodes } = clampLimits(this.options);
-        await createVolume(this.store.dir(id), uid, gid, { sizeMiB: diskMiB, inodes }).catch((e: Error) =>
-          this.options.log.warn(`local sandbox ${id}: its disk use is NOT capped — ${e.message}`),
-        );
-      }
+      fresh = true;
     }
     await this.store.writeMeta(meta);
+    // After meta.json: a mounted disk without one is an orphan (volume.ts unmountOrphans).
+    if (fresh && !volumeUnsupported()) {
+      const { diskMiB, inodes } = clampLimits(this.options);
+      await createVolume(this.store.dir(id), meta.uid, meta.gid, { sizeMiB: diskMiB, inodes }).catch((e: Error) =>
+        this.options.log.warn(`local sandbox ${id}: its disk use is NOT capped — ${e.message}`),
+      );
+    }
     await this.start(id);
     return this.handle(meta);
   }

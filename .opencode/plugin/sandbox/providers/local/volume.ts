@@ -15,7 +15,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { chmod, lchown, lstat, mkdir, rmdir, symlink, unlink, writeFile, truncate } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { SandboxError } from "../provider.js";
 import { which } from "./preflight.js";
@@ -138,4 +138,29 @@ export async function lendRunDir(dir: string, uid: number, gid: number) {
 export async function takeBackRunDir(dir: string) {
   await lchown(join(dir, "run"), 0, 0);
   await chmod(join(dir, "run"), 0o755);
+}
+
+/**
+ * Disks still mounted under `root` whose sandbox is gone (its directory removed
+ * without delete, e.g. by hand): unmounted, so they no longer hold a loop device
+ * and the space of their deleted image. A sandbox's meta.json is written before its
+ * disk is made, so one without it is never a sandbox being created.
+ */
+export async function unmountOrphans(root: string, log: { warn(message: string): void }): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  let real: string;
+  try {
+    real = realpathSync(root);
+  } catch {
+    return;
+  }
+  const table = readFileSync("/proc/self/mountinfo", "utf8");
+  for (const line of table.split("\n")) {
+    const mountPoint = unescape(line.split(" ")[4] ?? "");
+    if (dirname(dirname(mountPoint)) !== real || basename(mountPoint) !== MOUNT) continue;
+    const dir = dirname(mountPoint);
+    if (existsSync(join(dir, "meta.json"))) continue;
+    log.warn(`local sandbox disk ${mountPoint}: its sandbox is gone — unmounting it`);
+    await unmountVolume(dir).catch((e: Error) => log.warn(e.message));
+  }
 }
