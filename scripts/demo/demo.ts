@@ -6,8 +6,8 @@
  * everything is cleaned up. Every wait is bounded; a failure names the step, keeps
  * the run's files and says where its logs are.
  */
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { preflight } from "../../.opencode/plugin/sandbox/providers/local/preflight.js";
 import { OPENCODE, PLUGIN_DIST, REPO, waitFor, Workbench, type Served } from "../../harness/opencode.js";
@@ -204,6 +204,25 @@ async function session(bench: Workbench, steps: Steps, o: DemoOptions): Promise<
   steps.ok("OpenCode stopped");
 }
 
+/**
+ * Sandboxes still there once OpenCode stopped (a failed run, or a start attempt that
+ * timed out) are removed the product's way — `prune --all` in the run's own data
+ * directory — which also unmounts a root's sandbox disks, so the run's files can go.
+ */
+async function removeLeftovers(bench: Workbench, steps: Steps): Promise<void> {
+  const dir = bench.sandboxesDir();
+  const left = existsSync(dir) ? readdirSync(dir).filter((name) => !name.startsWith(".")) : [];
+  if (left.length === 0) return;
+  const cli = join(REPO, "dist/plugin/sandbox/cli/main.js");
+  const outcome = await new Promise<string | undefined>((resolve) =>
+    execFile(process.execPath, [cli, "prune", "--all", "--yes", "--force"], { cwd: bench.project, env: bench.env, timeout: BOUNDS.cleanup }, (error, stdout, stderr) =>
+      resolve(error ? `${error.message}\n${stdout}${stderr}`.trim() : undefined),
+    ),
+  );
+  if (outcome) steps.warn(`sandboxes left in ${dir} (${left.join(", ")}) could not be removed: ${outcome}`);
+  else steps.ok(`removed sandboxes left by the run (${left.join(", ")}) with opencode-sandboxed prune --all`);
+}
+
 /** Runs the demo; the exit code. */
 export async function runDemo(o: DemoOptions): Promise<number> {
   const steps = new Steps(o.write);
@@ -234,6 +253,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     await session(bench, steps, o);
   } catch (error) {
     if (o.signal?.aborted) {
+      await bench.stopChildren();
+      await removeLeftovers(bench, steps);
       await bench.dispose({ keep: o.keep });
       o.write(o.keep ? `  interrupted; kept: ${bench.project}` : "  interrupted; OpenCode stopped, the throw-away repository removed");
       return 130;
@@ -245,6 +266,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     writeFileSync(details, `${(error as Error).stack ?? message}\n\n${bench.logs()}`);
     o.write(`  details and OpenCode's logs: ${details}`);
   }
+  await bench.stopChildren();
+  await removeLeftovers(bench, steps);
   await bench.dispose({ keep: o.keep || failed });
   if (o.keep || failed) o.write(`  kept: ${bench.project}${failed ? "" : ` (git -C ${bench.project} log --stat opencode/1)`}`);
   else steps.ok("throw-away repository removed (npm run demo -- --keep keeps it)");
