@@ -70,8 +70,11 @@ describe("local provider as an unprivileged user", () => {
     expect(probe.hostHome).toBe("user\n");
     expect(probe.ulimit).toBe("1024");
     // Without a writable cgroup the report must say so rather than pretend.
-    for (const l of [limits.memoryMb, limits.maxProcesses]) if (!l.enforced) expect(l.detail).toMatch(/NOT enforced/);
-    expect(limits.warnings.length).toBe([limits.memoryMb, limits.maxProcesses].filter((l: { enforced: boolean }) => !l.enforced).length);
+    const checked = [limits.memoryMb, limits.maxProcesses, limits.cpus, limits.tmpMiB, limits.diskMiB, limits.inodes];
+    for (const l of checked) if (!l.enforced) expect(l.detail).toMatch(/NOT enforced/);
+    // One warning each, disk and inodes sharing one (one image gives both).
+    const unenforced = checked.filter((l: { enforced: boolean }) => !l.enforced).length - (limits.inodes.enforced ? 0 : 1);
+    expect(limits.warnings.length).toBe(unenforced);
     // Nothing of that user is left running.
     const { execSync } = await import("node:child_process");
     // (Zombies are not running; the machine's init reaps them a moment later.)
