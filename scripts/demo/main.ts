@@ -32,10 +32,11 @@ async function main(): Promise<number> {
   const opts = options();
   if (!opts) return 2;
   const interrupted = new AbortController();
-  // Ctrl-C: the demo stops OpenCode (its sandbox dies with it) and cleans up; a second one exits at once.
+  // Ctrl-C: the demo stops OpenCode and cleans up (every step of it bounded). Repeats are
+  // ignored: a terminal's Ctrl-C reaches this process both directly and relayed by tsx.
   for (const signal of ["SIGINT", "SIGTERM"] as const)
     process.on(signal, () => {
-      if (interrupted.signal.aborted) process.exit(130);
+      if (interrupted.signal.aborted) return;
       console.log(`\n${signal}: stopping`);
       interrupted.abort();
     });
