@@ -209,15 +209,21 @@ while True:
     with open("/tmp/impostor.log", "ab") as f: f.write(b"GOT " + data + b"\n")
 `;
     await a.writeFile("/tmp/impostor.py", impostor);
-    await a.exec("nohup python3 /tmp/impostor.py >/dev/null 2>&1 &");
-    await until(async () => (await a.exec("test -f /tmp/impostor.ready && echo y")).output === "y\n", "the impostor to listen");
-    expect(statSync(join(h.root, a.id, "run", "agent.sock")).isSocket()).toBe(true);
+    if (isRoot) {
+      // As root the run directory is taken back once the agent is up: nothing can be planted there at all.
+      expect((await a.exec("python3 /tmp/impostor.py 2>&1 | tail -1")).output).toMatch(/PermissionError/);
+      expect((await a.exec("ln -s /x /run/opencode/agent.sock 2>&1; echo rc=$?")).output).toMatch(/Permission denied[\s\S]*rc=1/);
+    } else {
+      await a.exec("nohup python3 /tmp/impostor.py >/dev/null 2>&1 &");
+      await until(async () => (await a.exec("test -f /tmp/impostor.ready && echo y")).output === "y\n", "the impostor to listen");
+      expect(statSync(join(h.root, a.id, "run", "agent.sock")).isSocket()).toBe(true);
+    }
     expect((await a.exec("cat /tmp/whoami")).output).toBe("I-am-A\n");
     await a.writeFile("/workspace/for-a", "host bytes");
     expect(readFileSync(join(h.root, a.id, "project", "for-a"), "utf8")).toBe("host bytes");
     expect((await a.exec("cat /tmp/impostor.log 2>/dev/null || echo nothing")).output).toBe("nothing\n");
     // A symlink to the other sandbox's socket (old and new place) in its stead.
-    for (const target of [join(h.root, b.id, "agent.sock"), join(h.root, b.id, "run", "agent.sock")]) {
+    for (const target of isRoot ? [] : [join(h.root, b.id, "agent.sock"), join(h.root, b.id, "run", "agent.sock")]) {
       await a.exec(`pkill -f impostor.py; rm -f /run/opencode/agent.sock; ln -s '${target}' /run/opencode/agent.sock`);
       expect((await a.exec("cat /tmp/whoami")).output).toBe("I-am-A\n");
     }
