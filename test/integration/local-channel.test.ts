@@ -102,15 +102,13 @@ describe("local sandbox channel: what the sandbox can do to the host through its
   if (lacks(missingBwrap(), missingCommand("python3"))) return;
 
   for (const runtime of ["node", "bun"] as const) {
-    it(`a command that takes over the agent's stdout and stderr cannot make the host read them (${runtime})`, async () => {
+    it(`a command can take over neither the agent's stdout nor its stderr (${runtime})`, async () => {
       const r = await attackInChild(runtime, "stdio");
       expect(r.failed).toBeUndefined();
       expect(r.runtime).toBe(runtime);
-      if (runtime === "node")
-        // Through /proc (pidfd_getfd is refused): the host closed its ends once the agent was up, the writer gets EPIPE at its first byte.
-        expect(r.output).toMatch(/^fd1 EPIPE after 0\nfd2 EPIPE after 0\n$/);
-      // On Bun the agent is not dumpable: neither way reaches its descriptors.
-      else expect(r.output).toMatch(/^fd1 .*refused \(pidfd_getfd EPERM, \/proc open EACCES\)\nfd2 .*refused/);
+      // pidfd_getfd is refused, and the agent's stdout/stderr do not open through /proc: sockets on Node
+      // (ENXIO), and on Bun the agent is not dumpable (EACCES). (The host still closes its ends once the agent is up.)
+      expect(r.output).toMatch(/^fd1 .*refused \(pidfd_getfd EPERM, \/proc open E(NXIO|ACCES)\)\nfd2 .*refused/);
       expect(r.after.hwmKiB - r.before.hwmKiB).toBeLessThan(MAX_GROWTH_KIB);
       expect(r.still).toBe("still-here\n");
     }, 120_000);

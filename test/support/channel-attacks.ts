@@ -2,8 +2,9 @@
  * Attacks on the host–agent channel, run INSIDE a sandbox as an ordinary command
  * (python3, as a model could run it). The command is a child of the agent and runs as
  * the same user. It asks pidfd_getfd for the agent's descriptors (the seccomp filter
- * refuses it: EPERM), then opens them through /proc/<agent>/fd (a pipe opens so while
- * the agent is dumpable, as on Node; on Bun it is not; a socket never opens so):
+ * refuses it: EPERM), then opens them through /proc/<agent>/fd (a pipe would open so
+ * while the agent is dumpable; but its stdout/stderr are sockets under Node, a socket
+ * never opens so, and on Bun the agent is not dumpable):
  *
  *   stdio <MiB>  takes the agent's stdout and stderr (what the host read after
  *                start-up) and writes <MiB> MiB into each; prints per fd what happened.
