@@ -86,7 +86,7 @@ describe("local sandbox lifecycle", () => {
     const sb = await p.create({ labels: { project: "p1", session: "s1" }, env: { GREETING: "hi" } });
     const other = await p.create({ labels: { project: "p1", session: "s2" } });
     expect((await sb.exec("echo $GREETING")).output).toBe("hi\n");
-    expect(await p.get(sb.id)).toEqual({ id: sb.id, state: "started", labels: { project: "p1", session: "s1" }, createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(await p.get(sb.id)).toEqual({ id: sb.id, state: "started", labels: { project: "p1", session: "s1" }, createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), lastActivityAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
     expect(Date.now() - Date.parse((await p.get(sb.id)).createdAt!)).toBeLessThan(24 * 3600_000); // made by this test, not some epoch
     expect((await p.list({ project: "p1" })).map((i) => i.id).sort()).toEqual([sb.id, other.id].sort());
     expect((await p.list({ session: "s2" })).map((i) => i.id)).toEqual([other.id]);

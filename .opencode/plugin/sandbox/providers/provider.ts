@@ -203,13 +203,16 @@ export class SandboxError extends Error {
   override readonly name = "SandboxError";
   /** With `not_running`: the provider's own word for the state (e.g. "archived": starting takes longer). */
   readonly state?: string;
+  /** The operation hit its deadline (a bound for a hang): trying again at once would only wait again. */
+  readonly timedOut: boolean;
   constructor(
     readonly kind: SandboxErrorKind,
     message: string,
-    options?: { cause?: unknown; state?: string },
+    options?: { cause?: unknown; state?: string; timedOut?: boolean },
   ) {
     super(message, options);
     this.state = options?.state;
+    this.timedOut = options?.timedOut ?? false;
   }
 }
 

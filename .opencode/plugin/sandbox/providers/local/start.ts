@@ -74,15 +74,16 @@ export async function bringUp({ spec, cgroupName, tools, network, egress: egress
   try {
     // Seen under load: bwrap's loopback set-up in a fresh network namespace fails
     // now and then ("Failed RTM_NEWADDR"), once even twice in a row. Retry with a
-    // short back-off; a real misconfiguration fails every time.
+    // short back-off; a real misconfiguration fails every time. A start that hit its
+    // deadline is not tried again: it was a hang, or a machine too loaded to start one.
     for (let attempt = 1; ; attempt++) {
       try {
         launched = await launch(full);
         break;
       } catch (error) {
-        if (attempt === START_ATTEMPTS)
+        if (attempt === START_ATTEMPTS || (error instanceof SandboxError && error.timedOut))
           throw error instanceof SandboxError
-            ? new SandboxError(error.kind, `${error.message} (tried ${START_ATTEMPTS} times)`, { cause: error })
+            ? new SandboxError(error.kind, attempt > 1 ? `${error.message} (tried ${attempt} times)` : error.message, { cause: error, timedOut: error.timedOut })
             : error;
         log.warn(`local sandbox ${spec.id}: start failed (attempt ${attempt}), retrying: ${(error as Error).message}`);
         await stopSlirp();
