@@ -156,7 +156,8 @@ describe("Daytona provider against the stand-in", () => {
       config: ConfigSchema.parse({ provider: "daytona", sync: { enabled: false } }),
       log,
       notify: () => {},
-      stateDir: join(dir, "state"),
+      // Outside the folder: the folder (no git) is copied into each sandbox.
+      stateDir: `${dir}-state`,
       provider: async () => provider,
     });
     const sessions = Array.from({ length: 20 }, (_, i) => `ses_many${String(i).padStart(2, "0")}`);

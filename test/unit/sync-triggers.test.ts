@@ -139,12 +139,14 @@ describe("ProjectService.sync", () => {
       log: silentLogger,
       notify: () => {},
       parentOf: async (id) => (id === "sub" ? "root" : undefined),
-      provider: async () => new DirProvider(join(dir, "sandboxes")),
-      stateDir: join(dir, "state"),
+      // Outside the folder: a folder without git is copied into the sandbox.
+      provider: async () => new DirProvider(`${dir}-sandboxes`),
+      stateDir: `${dir}-state`,
     });
     await service.sandboxFor("root");
-    // Not a repository: the root's record exists but was not seeded from git — the sub session has none of its own.
-    expect(await service.sync("sub")).toEqual({ kind: "skipped", why: "the sandbox's repository was not seeded from git" });
+    // The sub session has no sandbox of its own: it syncs the root's (a folder without git:
+    // into its private repository; nothing changed since the seed).
+    expect(await service.sync("sub")).toMatchObject({ kind: "synced", outcome: { kind: "up_to_date", branch: expect.stringMatching(/^opencode\/\d+$/) } });
     expect(await service.sync("nobody")).toEqual({ kind: "skipped", why: "the session has no sandbox" });
     await service.dispose();
   });

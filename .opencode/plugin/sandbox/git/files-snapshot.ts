@@ -48,7 +48,16 @@ export async function filesSnapshot(p: PrivateRepo, o: FilesSnapshotOptions): Pr
     const ignored = specs.length ? split((await run(["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--", ...specs], none)).stdout) : [];
     const bytes = await sizeOf(directory, [...listed, ...ignored], o.limitBytes);
     await copyFile(cache, tmp).catch(() => {});
-    await run(["add", "-A", "--", "."], tmp);
+    // A file that vanishes while git walks the folder (a log rotated, a lock file)
+    // makes `git add` die; the next walk no longer sees it.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run(["add", "-A", "--", "."], tmp);
+        break;
+      } catch (error) {
+        if (attempt === 3) throw error;
+      }
+    }
     // The cache still holds files ignored since (or no longer opted into): they go.
     const opted = new Set(ignored);
     const stale = split((await run(["ls-files", "-z", "--cached", "--ignored", "--exclude-standard"], tmp)).stdout).filter((f) => !opted.has(f));
