@@ -14,10 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChannelLimits } from "../../.opencode/plugin/sandbox/providers/local/channel-limits.js";
 import type { LocalProvider } from "../../.opencode/plugin/sandbox/providers/local/index.js";
 import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
-import { ATTACK_PATH, ATTACK_PY } from "../support/channel-attacks.js";
 import { harness, type Harness } from "../support/local-harness.js";
 import { lacks, missingBwrap, missingCommand } from "../support/prereq.js";
-import { processesOfUid } from "../support/processes.js";
+import { lastJsonLine, processesOfUid } from "../support/processes.js";
 import { until } from "../support/until.js";
 
 const OPENCODE = join(process.cwd(), "node_modules/opencode-linux-x64/bin/opencode");
@@ -54,25 +53,11 @@ interface ChildReport {
 /** Runs test/support/channel-child.ts under `runtime` and returns its report. */
 function attackInChild(runtime: "node" | "bun", attack: "stdio" | "frame"): Promise<ChildReport> {
   const [command, env] = runtime === "bun" ? [OPENCODE, { BUN_BE_BUN: "1" }] : [TSX, {}];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, ["test/support/channel-child.ts"], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, OCSB_CHANNEL: JSON.stringify({ root: h.root, attack, mib: ATTACK_MIB }) },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c) => (out += c));
-    child.stderr.on("data", (c) => (err += c));
-    child.on("error", reject);
-    child.on("close", () => {
-      const line = out.trim().split("\n").pop() ?? "";
-      try {
-        resolve(JSON.parse(line) as ChildReport);
-      } catch {
-        reject(new Error(`channel child (${runtime}) said: ${out}\n${err}`));
-      }
-    });
+  const child = spawn(command, ["test/support/channel-child.ts"], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, OCSB_CHANNEL: JSON.stringify({ root: h.root, attack, mib: ATTACK_MIB }) },
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  return lastJsonLine<ChildReport>(child, `channel child (${runtime})`);
 }
 
 function ownerOf(id: string): { bwrap: { pid: number }; init: { pid: number } } {

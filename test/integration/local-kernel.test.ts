@@ -17,6 +17,7 @@ import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.
 import { KERNEL_PROBE_PATH, KERNEL_PROBE_PY } from "../support/kernel-probe.js";
 import { harness, type Harness } from "../support/local-harness.js";
 import { lacks, missingBwrap, missingCommand } from "../support/prereq.js";
+import { lastJsonLine } from "../support/processes.js";
 
 const OPENCODE = join(process.cwd(), "node_modules/opencode-linux-x64/bin/opencode");
 const TSX = join(process.cwd(), "node_modules/.bin/tsx");
@@ -47,25 +48,11 @@ function runChild(runtime: "node" | "bun", input: object, opts: { wrapper?: stri
     stdio[Number(at)] = fd;
   }
   const argv = [...(opts.wrapper ?? []), command, "test/support/kernel-child.ts"];
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, OCSB_KERNEL: JSON.stringify(input) },
-      stdio: stdio as never,
-    });
-    let out = "";
-    let err = "";
-    child.stdout!.on("data", (c) => (out += c));
-    child.stderr!.on("data", (c) => (err += c));
-    child.on("error", reject);
-    child.on("close", () => {
-      const line = out.trim().split("\n").pop() ?? "";
-      try {
-        resolve(JSON.parse(line) as ChildReport);
-      } catch {
-        reject(new Error(`kernel child (${runtime}) said: ${out}\n${err}`));
-      }
-    });
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, OCSB_KERNEL: JSON.stringify(input) },
+    stdio: stdio as never,
   });
+  return lastJsonLine<ChildReport>(child, `kernel child (${runtime})`);
 }
 
 let h: Harness;

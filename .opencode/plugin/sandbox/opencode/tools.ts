@@ -3,9 +3,8 @@
  * replaced by a sandboxed twin with the same id (bash with two companions for its
  * background mode), and the fail-closed guard refuses whatever else would run on the host.
  */
-import { join } from "node:path";
 import type { Hooks } from "@opencode-ai/plugin";
-import { dataHome } from "../core/paths.js";
+import { portsDir } from "../core/paths.js";
 import { applyPatchTool } from "../tools/apply-patch.js";
 import { bashTool } from "../tools/bash.js";
 import { bashOutputTool } from "../tools/bash-output.js";
@@ -29,7 +28,7 @@ export interface ToolsPluginOptions {
 /** Where the links told per sandbox are kept across OpenCode processes (none without a data directory). */
 function toldPorts() {
   try {
-    return toldPortsIn(join(dataHome(), "opencode", "storage", "opencode-sandboxed-ports"));
+    return toldPortsIn(portsDir());
   } catch {
     return undefined;
   }
