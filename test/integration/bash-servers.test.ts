@@ -104,7 +104,7 @@ describe.each(contractProviders)("bash servers: $name", (entry) => {
     expect(body!.trim()).toBe(nonce);
 
     expect((await t.bash("echo quiet")).output).toBe("quiet\n");
-    const stopped = await t.bash("pkill -f 'http[.]server 8123'; while grep -qi ':201B 00000000:0000 0A' /proc/net/tcp /proc/net/tcp6; do sleep 0.05; done");
+    const stopped = await t.bash("pkill -f 'http[.]server 8123'; while grep -qiE ':1FBB [0-9A-F]+:0000 0A' /proc/net/tcp /proc/net/tcp6; do sleep 0.05; done");
     expect(stopped.output).toContain("Port 8123 is no longer listening");
   }, 120_000);
 

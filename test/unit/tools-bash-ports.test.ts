@@ -73,7 +73,7 @@ describe("bash: servers and their links (directory double)", () => {
     expect((await bash("true")).output).toBe(`(no output)\n\n${listening(8000)}2`);
     expect(previews().map((n) => n.kind === "preview_ready" && n.url)).toEqual(["http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v2"]);
 
-    const killed = await bash("pkill -f 'http[.]server 8000'; while grep -q ':1F40 00000000:0000 0A' /proc/net/tcp; do sleep 0.05; done");
+    const killed = await bash("pkill -f 'http[.]server 8000'; while grep -qiE ':1F40 [0-9A-F]+:0000 0A' /proc/net/tcp /proc/net/tcp6; do sleep 0.05; done");
     expect(killed.output).toBe(
       "(no output)\n\nPort 8000 is no longer listening (its server ended, or the sandbox was started again): http://127.0.0.1:8000/v2 does not answer until a server listens on it again.",
     );
