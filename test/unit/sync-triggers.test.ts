@@ -1,10 +1,12 @@
 /** Sync triggers: root idle (deduplicated, debounced), not subagents, busy cancels, dispose awaits; OpenCode's events map onto them. */
+import { existsSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
+import { filesReposDir } from "../../.opencode/plugin/sandbox/core/paths.js";
 import type { GitSync, SyncReason, SyncResult } from "../../.opencode/plugin/sandbox/git/service.js";
 import { onEvent, type Event } from "../../.opencode/plugin/sandbox/opencode/events.js";
 import type { Notice } from "../../.opencode/plugin/sandbox/service/notices.js";
@@ -131,8 +133,10 @@ describe("ProjectService.sync", () => {
 
   it("syncs on demand through the root session", async () => {
     const dir = await mkdtemp(join(tmpdir(), "svc-"));
+    // A key of its own: the real data home must not gain a private repository for it.
+    const projectId = `p-${basename(dir)}`;
     const service = new ProjectService({
-      projectId: "p",
+      projectId,
       worktree: dir,
       directory: dir,
       config: ConfigSchema.parse({ sync: { debounceMs: 0 } }),
@@ -142,6 +146,7 @@ describe("ProjectService.sync", () => {
       // Outside the folder: a folder without git is copied into the sandbox.
       provider: async () => new DirProvider(`${dir}-sandboxes`),
       stateDir: `${dir}-state`,
+      filesDir: `${dir}-files`,
     });
     await service.sandboxFor("root");
     // The sub session has no sandbox of its own: it syncs the root's (a folder without git:
@@ -149,5 +154,8 @@ describe("ProjectService.sync", () => {
     expect(await service.sync("sub")).toMatchObject({ kind: "synced", outcome: { kind: "up_to_date", branch: expect.stringMatching(/^opencode\/\d+$/) } });
     expect(await service.sync("nobody")).toEqual({ kind: "skipped", why: "the session has no sandbox" });
     await service.dispose();
+    // The folder's work went to the injected place, never into the real data home.
+    expect(existsSync(join(`${dir}-files`, `${projectId}.git`))).toBe(true);
+    expect(existsSync(join(filesReposDir(), `${projectId}.git`))).toBe(false);
   });
 });
