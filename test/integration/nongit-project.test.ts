@@ -207,6 +207,23 @@ describe("a project without git, on the local provider", { timeout: 180_000 }, (
       expect(await tree(env.folder)).toEqual(before); // d.txt not written, staging gone
       expect(await readFile(join(env.folder, "a.txt"), "utf8")).toBe("the user, meanwhile\n");
     });
+
+    it("deleting the session tells where its work is kept and how to review and apply it, not a git command", async () => {
+      await sh("echo 'last words' > last.txt");
+      const before = await tree(env.folder);
+      env.service.deleted(SESSION);
+      await env.service.dispose(); // waits for the deletion
+      const ended = env.notices.filter((n) => n.kind === "session_ended");
+      expect(ended).toEqual([{ kind: "session_ended", sessionID: SESSION, branch: "opencode/1", files: true }]);
+      const text = words(ended[0]!)?.text ?? "";
+      expect(text).toContain("kept aside as opencode/1 (your files are untouched)");
+      expect(text).toContain("opencode-sandboxed diff opencode/1 · apply it: opencode-sandboxed apply opencode/1");
+      expect(text).not.toContain("git log");
+      // The final sync kept the last work aside too; the folder is untouched.
+      const repo = await env.privateRepo();
+      expect(git(repo.repo.gitDir, "show", "opencode/1:last.txt")).toBe("last words");
+      expect(await tree(env.folder)).toEqual(before);
+    });
   });
 
   it("beyond the size limit nothing is copied and the message names the biggest part and the fix; ignoring it makes the sandbox", async () => {

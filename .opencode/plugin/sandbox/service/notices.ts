@@ -32,8 +32,8 @@ export type Notice =
   | { kind: "merge_conflict"; sessionID: string; ref: string; conflicts: string[] }
   /** The final sync of a deleted session failed: its sandbox is kept. */
   | { kind: "delete_kept"; sessionID: string; message: string }
-  /** A deleted session's work was synced and its sandbox removed; `branch` holds the work. */
-  | { kind: "session_ended"; sessionID: string; branch?: string }
+  /** A deleted session's work was synced and its sandbox removed; `branch` holds the work (`files`: in a folder without git's private repository). */
+  | { kind: "session_ended"; sessionID: string; branch?: string; files?: boolean }
   /** A server started listening in the session's sandbox (or its link changed): the link the user can open. */
   | { kind: "preview_ready"; sessionID: string; port: number; url: string }
   /** The sandbox's egress policy refused a connection (network "allowlist"): what, why, and the option that allows it. */
@@ -179,7 +179,11 @@ export function words(n: Notice): Words | undefined {
       return { text: mergeConflictText(n.ref, n.conflicts), level: "warning" };
     case "session_ended":
       return {
-        text: n.branch ? `Session deleted: its sandbox is removed, its work stays on ${n.branch} (git log ${n.branch}).` : "Session deleted: its sandbox is removed.",
+        text: !n.branch
+          ? "Session deleted: its sandbox is removed."
+          : n.files
+            ? `Session deleted: its sandbox is removed, its work is kept aside as ${n.branch} (your files are untouched). Review it: opencode-sandboxed diff ${n.branch} · apply it: opencode-sandboxed apply ${n.branch}`
+            : `Session deleted: its sandbox is removed, its work stays on ${n.branch} (git log ${n.branch}).`,
         level: "info",
       };
     case "delete_kept":

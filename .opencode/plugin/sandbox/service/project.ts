@@ -52,6 +52,7 @@ export class ProjectService {
   private readonly triggers: SyncTriggers;
   private readonly subdir: string;
   private readonly endings = new Set<Promise<void>>();
+  private readonly host: HostRepository;
   /** The configured provider, made on first use (an invalid configuration is thrown here). */
   readonly provider: () => Promise<SandboxProvider>;
 
@@ -64,6 +65,7 @@ export class ProjectService {
     // its state (never under the shared "global" key: see core/project-key.ts).
     const files = o.projectId === GLOBAL_PROJECT ? undefined : { key: o.projectId, dir: o.filesDir ?? filesReposDir() };
     const host = new HostRepository({ directory: o.directory, branchPrefix: config.sync.branchPrefix, notify, files });
+    this.host = host;
     const seeder = new Seeder({ host, config, log, notify, store: this.store, phases });
     const manager = new SessionManager({
       projectId: o.projectId,
@@ -155,6 +157,11 @@ export class ProjectService {
     this.endings.add(p);
   }
 
+  /** A folder without git: the work is kept aside in its private repository, not on a branch of the folder. */
+  private async keptAside(): Promise<boolean> {
+    return this.o.projectId !== GLOBAL_PROJECT && !(await this.host.find().catch(() => undefined));
+  }
+
   private async end(sessionID: string) {
     const record = await this.manager.existing(sessionID).catch(() => undefined);
     if (!record) return; // never used a tool: nothing to sync or delete
@@ -170,7 +177,7 @@ export class ProjectService {
     const branch = (await this.manager.existing(sessionID).catch(() => undefined))?.branch ?? record.branch;
     await this.manager.delete(sessionID);
     // Said, because deleting a session otherwise shows nothing of where its work went.
-    if (!record.parentId) this.o.notify({ kind: "session_ended", sessionID, branch });
+    if (!record.parentId) this.o.notify({ kind: "session_ended", sessionID, branch, ...((await this.keptAside()) ? { files: true } : {}) });
   }
 
   /**
