@@ -55,7 +55,7 @@ describe("CLI on the local provider", { timeout: 120_000 }, () => {
     const j = await run("status", "--json");
     expect(JSON.parse(j.stdout)).toMatchObject({
       project: projectIdOf(repo),
-      sessions: [{ session: SESSION, provider: "local", sandbox: sandbox.id, state: "started", branch: "opencode/1" }],
+      sessions: [{ session: SESSION, provider: "local", sandbox: sandbox.id, state: "started", branch: "opencode/1", work: { where: "repository", branch: "opencode/1" } }],
     });
   });
 

@@ -72,10 +72,32 @@ describe("CLI in a folder without git, on the local provider", { timeout: 240_00
     await cleanupAll();
   });
 
-  it("status finds the session under the folder's own key", async () => {
+  it("status finds the session under the folder's own key and says its work is kept aside, with how to review and apply it", async () => {
+    const key = await projectKey("global", folder);
     const r = await run("status", "--json");
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ project: await projectKey("global", folder), sessions: [{ session: SESSION, branch: "opencode/1" }] });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      project: key,
+      sessions: [
+        {
+          session: SESSION,
+          branch: "opencode/1",
+          work: {
+            where: "kept_aside",
+            branch: "opencode/1",
+            privateRepository: join(xdgData, "opencode", "storage", "opencode-sandboxed-files", `${key}.git`),
+            review: "opencode-sandboxed diff opencode/1",
+            apply: "opencode-sandboxed apply opencode/1",
+          },
+        },
+      ],
+    });
+    const text = await run("status");
+    expect(text.stdout).toContain(
+      "work      kept aside as opencode/1 (not in this folder) — review: opencode-sandboxed diff opencode/1 · apply: opencode-sandboxed apply opencode/1",
+    );
+    // Not shown as if it were a branch of the folder.
+    expect(text.stdout).not.toMatch(/branch\s+opencode\/1/);
   });
 
   it("diff syncs and shows the work kept aside; the folder is untouched", async () => {

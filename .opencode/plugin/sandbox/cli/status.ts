@@ -1,7 +1,10 @@
 /** `status [--json]`: the project's sessions, their sandboxes (and each one's state) and branches. */
 import { Command } from "commander";
-import { portsDir } from "../core/paths.js";
+import { filesReposDir, portsDir } from "../core/paths.js";
+import { GLOBAL_PROJECT } from "../core/project-key.js";
 import type { SessionRecord } from "../core/state-store.js";
+import { findRepo } from "../git/host-git.js";
+import { privateRepoPath } from "../git/private-repo.js";
 import { isSandboxError, type DiskUsage, type SandboxProvider } from "../providers/provider.js";
 import { toldPortsIn } from "../tools/told-ports.js";
 import { withContext, type CliContext } from "./context.js";
@@ -21,12 +24,34 @@ export interface SessionStatus {
   lastSyncedAt?: string;
   createdAt: string;
   lastUsedAt: string;
+  /**
+   * Where the session's work is: on `branch` in the project's repository, or — a folder
+   * without git — kept aside in the project's private repository, for the user to review
+   * and apply (then `branch` names a branch there, not in the folder).
+   */
+  work: WorkPlace;
   /** Subagent sessions sharing this session's sandbox. */
   subagents: string[];
   /** What the sandbox takes on disk; absent when it could not be measured. */
   disk?: DiskUsage;
   /** The links last told for its servers (a local link lives as long as the process that opened it). */
   previews: { port: number; url: string }[];
+}
+
+export type WorkPlace =
+  | { where: "repository"; branch?: string }
+  | { where: "kept_aside"; branch?: string; privateRepository: string; review?: string; apply?: string };
+
+/** A folder without git keeps its sessions' work in its private repository (git/private-repo.ts). */
+async function keptAsideIn(ctx: CliContext): Promise<string | undefined> {
+  if (ctx.project.id === GLOBAL_PROJECT || (await findRepo(ctx.project.directory))) return undefined;
+  return privateRepoPath({ dir: filesReposDir(), key: ctx.project.id });
+}
+
+function workPlace(branch: string | undefined, privateRepository: string | undefined): WorkPlace {
+  if (!privateRepository) return { where: "repository", branch };
+  if (!branch) return { where: "kept_aside", privateRepository };
+  return { where: "kept_aside", branch, privateRepository, review: `opencode-sandboxed diff ${branch}`, apply: `opencode-sandboxed apply ${branch}` };
 }
 
 async function diskOf(record: SessionRecord, provider: SandboxProvider | Error): Promise<DiskUsage | undefined> {
@@ -50,6 +75,7 @@ export async function sessionStatuses(ctx: CliContext): Promise<SessionStatus[]>
   const provider = await ctx.providerNow().catch((error: Error) => error);
   const roots = sessions.filter(([, r]) => !r.parentId).sort(([, a], [, b]) => b.lastUsedAt.localeCompare(a.lastUsedAt));
   const told = toldPortsIn(portsDir());
+  const aside = await keptAsideIn(ctx);
   return Promise.all(
     roots.map(async ([session, r]) => ({
       session,
@@ -64,6 +90,7 @@ export async function sessionStatuses(ctx: CliContext): Promise<SessionStatus[]>
       lastSyncedAt: r.lastSyncedAt,
       createdAt: r.createdAt,
       lastUsedAt: r.lastUsedAt,
+      work: workPlace(r.sideBranch ?? r.branch, aside),
       subagents: sessions.filter(([, c]) => c.parentId === session).map(([id]) => id),
       disk: await diskOf(r, provider),
       previews: [...(await told.load(r.sandboxId))].sort(([a], [b]) => a - b).map(([port, url]) => ({ port, url })),
@@ -74,7 +101,14 @@ export async function sessionStatuses(ctx: CliContext): Promise<SessionStatus[]>
 function render(s: SessionStatus): void {
   out(`${s.session}${s.title ? `  "${s.title}"` : ""}`);
   out(`  sandbox   ${s.provider} ${s.sandbox} (${s.state})`);
-  out(`  branch    ${s.branch ?? "none yet"}${s.sideBranch ? ` (latest work on ${s.sideBranch})` : ""}`);
+  if (s.work.where === "kept_aside")
+    // Not a branch of this folder: say where the work is and what the user can do with it.
+    out(
+      s.work.branch
+        ? `  work      kept aside as ${s.work.branch} (not in this folder) — review: ${s.work.review} · apply: ${s.work.apply}`
+        : "  work      none kept yet",
+    );
+  else out(`  branch    ${s.branch ?? "none yet"}${s.sideBranch ? ` (latest work on ${s.sideBranch})` : ""}`);
   const synced = s.lastSyncedCommit ? `${short(s.lastSyncedCommit)}${s.lastSyncedAt ? ` at ${s.lastSyncedAt}` : ""}` : "never";
   out(`  synced    ${synced}${s.baseCommit ? ` (started from ${short(s.baseCommit)})` : ""}`);
   out(`  used      ${s.lastUsedAt} (created ${s.createdAt})`);
