@@ -36,10 +36,25 @@ const text = (content: unknown): string =>
       ? content.map((p) => (typeof p === "string" ? p : (p?.text ?? ""))).join("")
       : "";
 
+/**
+ * A marker for a session's first user message: requests of that conversation are answered
+ * from the script routed to `key` (see ModelServer.route), so many sessions can run at once.
+ */
+export const scriptMarker = (key: string): string => `[script:${key}]`;
+const MARKER = /\[script:([\w.-]+)\]/;
+
+/** The routing key of a request: the marker in its first user message, if any. */
+function routeKey(request: ChatRequest): string | undefined {
+  const first = request.messages.find((m) => m.role === "user");
+  return first ? MARKER.exec(text(first.content))?.[1] : undefined;
+}
+
 export class ModelServer {
   /** Every chat request, in order (title requests included). */
   readonly requests: ChatRequest[] = [];
   private script: ScriptItem[] = [];
+  /** Per-conversation scripts, by the key of the marker in their first user message. */
+  private readonly routes = new Map<string, ScriptItem[]>();
   private server!: Server;
   private calls = 0;
   url = "";
@@ -54,14 +69,24 @@ export class ModelServer {
     return model;
   }
 
-  /** Replace what the model answers to the next agent requests. */
   /** Steps of the script not answered yet. */
   get pending(): number {
     return this.script.length;
   }
 
+  /** Replace what the model answers to the next agent requests (those without a routed marker). */
   set(script: ScriptItem[]): void {
     this.script = [...script];
+  }
+
+  /** Answer the conversation whose first user message holds scriptMarker(key) from this script. */
+  route(key: string, script: ScriptItem[]): void {
+    this.routes.set(key, [...script]);
+  }
+
+  /** Steps of a routed script not answered yet (0 for an unknown key). */
+  pendingFor(key: string): number {
+    return this.routes.get(key)?.length ?? 0;
   }
 
   /** Requests that offered tools (agent turns, not title generation). */
@@ -116,7 +141,9 @@ export class ModelServer {
   }
 
   private next(request: ChatRequest): Step {
-    const item = this.script.shift();
+    const key = routeKey(request);
+    const script = (key !== undefined && this.routes.get(key)) || this.script;
+    const item = script.shift();
     if (!item) return { text: "Done." }; // an unscripted turn ends quietly
     return typeof item === "function" ? item(request) : item;
   }
