@@ -408,3 +408,21 @@ describe("Daytona stand-in driven by the real SDK", () => {
     });
   });
 });
+
+describe("Daytona stand-in: latencyMs", () => {
+  it("every request waits the added latency (a network's round trip) before it is handled, and is answered as usual", async () => {
+    const standin = await startDaytonaStandin({ latencyMs: 150 });
+    try {
+      const t0 = performance.now();
+      const res = await fetch(`${standin.apiUrl}/sandbox`, { headers: { authorization: `Bearer ${standin.apiKey}` } });
+      const waited = performance.now() - t0;
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ items: [] });
+      // A lower bound only (the stand-in slept that long), never a machine's speed; 10 ms for timer rounding.
+      expect(waited).toBeGreaterThanOrEqual(140);
+      expect(standin.countRequests("GET", "/api/sandbox")).toBe(1);
+    } finally {
+      await standin.close();
+    }
+  });
+});

@@ -30,7 +30,8 @@
  *   work-dir, user-home-dir.
  * - preview proxy at `{origin}/preview/{id|signedToken}/{port}/…` (preview.ts).
  * - faults before/after any request and a request log that sees every request on the
- *   wire, socket.io attempts and the SDK's retries included (wire.ts).
+ *   wire, socket.io attempts and the SDK's retries included (wire.ts); `latencyMs` adds a
+ *   fixed delay to every request (a real network's round trip, for benchmarks).
  *
  * Directories: the Daytona user "daytona" with home /home/daytona and the image's work
  * dir become the local sandbox's user: work dir = its project dir (/workspace, also the
@@ -84,6 +85,8 @@ export interface DaytonaStandinOptions extends Partial<Timings> {
   dtoHasToolboxProxyUrl?: boolean;
   /** Reported as the DTOs' daemonVersion when given. */
   daemonVersion?: string;
+  /** Milliseconds added before every request is handled (a network's round trip; default 0). */
+  latencyMs?: number;
 }
 
 export interface DaytonaStandin {
@@ -164,7 +167,7 @@ export async function startDaytonaStandin(options: DaytonaStandinOptions = {}): 
     daemonVersion: options.daemonVersion,
   });
   const preview = new PreviewProxy(cp, apiKey);
-  const { server, closeSockets } = createStandinServer({ apiKey, daemon, log, faults, cp, api, sessions, preview });
+  const { server, closeSockets } = createStandinServer({ apiKey, daemon, log, faults, cp, api, sessions, preview, latencyMs: options.latencyMs });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());

@@ -30,6 +30,8 @@ export interface ServerParts {
   api: ApiRoutes;
   sessions: Sessions;
   preview: PreviewProxy;
+  /** Added before every request is handled, upgrades included: a network's round trip. */
+  latencyMs?: number;
 }
 
 /** The sandbox id or name a path addresses (for `vanish` faults). */
@@ -110,6 +112,7 @@ export function createStandinServer(p: ServerParts): { server: Server; closeSock
     const url = new URL(req.url ?? "/", "http://standin.invalid");
     const path = url.pathname;
     try {
+      if (p.latencyMs) await sleep(p.latencyMs);
       const before = p.faults.take("before", method, path);
       if (before) {
         entry.fault = `before: ${describeFault(before)}`;
@@ -151,6 +154,7 @@ export function createStandinServer(p: ServerParts): { server: Server; closeSock
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
     try {
+      if (p.latencyMs) await sleep(p.latencyMs);
       if (url.pathname.startsWith(`${PREVIEW_PREFIX}/`)) entry.status = await p.preview.upgrade(req, socket, head, url);
       // socket.io (the SDK's state events) is not served: the SDK falls back to polling.
       else if (url.pathname.startsWith(`${API_PREFIX}/socket.io`)) refuse(404, "Not Found");
