@@ -6,11 +6,15 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { delimiter, join, sep } from "node:path";
-import type { Config } from "../../.opencode/plugin/sandbox/config.js";
+import { ConfigSchema, type Config } from "../../.opencode/plugin/sandbox/config.js";
+import { installationId } from "../../.opencode/plugin/sandbox/core/installation.js";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
+import { projectKey } from "../../.opencode/plugin/sandbox/core/project-key.js";
+import { DaytonaProvider } from "../../.opencode/plugin/sandbox/providers/daytona/index.js";
 import type { SandboxProvider } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { ProjectService } from "../../.opencode/plugin/sandbox/service/project.js";
-import { git, testConfig } from "../integration/git-support.js";
+import { git, tempDir, testConfig } from "../integration/git-support.js";
+import type { DaytonaStandin } from "../standin/daytona/index.js";
 
 export const MAIN = join(import.meta.dirname, "../../dist/plugin/sandbox/cli/main.js");
 
@@ -23,6 +27,7 @@ export interface CliResult {
 /** Where the plugin keeps its files under XDG_DATA_HOME (core/paths.ts). */
 export const paths = (xdgData: string) => ({
   stateDir: join(xdgData, "opencode", "storage", "daytona"),
+  filesRepos: join(xdgData, "opencode", "storage", "opencode-sandboxed-files"),
   sandboxes: join(xdgData, "opencode", "sandboxes"),
   log: join(xdgData, "opencode", "log", "daytona.log"),
 });
@@ -75,4 +80,33 @@ export function projectService(o: { repo: string; xdgData: string; provider: San
     provider: async () => o.provider,
     stateDir: paths(o.xdgData).stateDir,
   });
+}
+
+/** A folder without git's service as the plugin builds it: keyed by the folder's real path, its work kept in a private repository. */
+export async function filesProjectService(o: { folder: string; xdgData: string; provider: SandboxProvider; config?: Config }): Promise<ProjectService> {
+  return new ProjectService({
+    projectId: await projectKey("global", o.folder),
+    worktree: "/",
+    directory: o.folder,
+    config: o.config ?? testConfig(),
+    log: silentLogger,
+    notify: () => {},
+    provider: async () => o.provider,
+    stateDir: paths(o.xdgData).stateDir,
+    filesDir: paths(o.xdgData).filesRepos,
+  });
+}
+
+/**
+ * The Daytona side of a CLI test through the stand-in: fresh XDG directories, the CLI's
+ * environment pointing at the stand-in, and a provider in this process with the same
+ * installation id the CLI will read (the real SDK on both sides).
+ */
+export async function daytonaKit(standin: DaytonaStandin) {
+  const xdgData = await tempDir("cli-dt-data-");
+  const env = cliEnv({ data: xdgData, config: await tempDir("cli-dt-config-") }, { DAYTONA_API_KEY: standin.apiKey, DAYTONA_API_URL: standin.apiUrl, DAYTONA_TARGET: "us" });
+  const { apiKey: _, ...daytona } = ConfigSchema.parse({}).daytona;
+  const id = await installationId(paths(xdgData).stateDir);
+  const provider = new DaytonaProvider({ ...daytona, apiKey: standin.apiKey, apiUrl: standin.apiUrl, target: "us", installationId: id, log: silentLogger });
+  return { xdgData, env, provider };
 }
