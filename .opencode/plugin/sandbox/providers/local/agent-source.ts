@@ -193,12 +193,31 @@ function execOp(sock, st, req) {
   });
 }
 
+// Only regular files are read: a FIFO with no writer would hold the request until the
+// host's deadline (so it is opened without blocking), a device never ends.
+const SPECIAL = [["isFIFO", "a FIFO"], ["isCharacterDevice", "a character device"], ["isBlockDevice", "a block device"], ["isSocket", "a socket"]];
+
 function readOp(sock, st, req) {
-  const stream = fs.createReadStream(req.path, { highWaterMark: CHUNK });
-  stream.on("data", (buf) => { if (!send(sock, "D", buf)) { stream.pause(); sock.once("drain", () => stream.resume()); } });
-  stream.on("error", (e) => { fail(sock, e); });
-  stream.on("end", () => { json(sock, "X", {}); });
-  st.onClose = () => stream.destroy();
+  let gone = false;
+  st.onClose = () => { gone = true; };
+  fs.open(req.path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY, (err, fd) => {
+    if (err) return fail(sock, err);
+    fs.fstat(fd, (err2, s) => {
+      if (err2 || gone || !s.isFile()) {
+        fs.close(fd, () => {});
+        if (err2) return fail(sock, err2);
+        if (gone) return;
+        if (s.isDirectory()) return fail(sock, Object.assign(new Error("is a directory"), { code: "EISDIR" }));
+        const kind = SPECIAL.find(([test]) => s[test]());
+        return fail(sock, Object.assign(new Error(kind ? kind[1] : "not a regular file"), { code: "ENOTREG" }));
+      }
+      const stream = fs.createReadStream(req.path, { fd, highWaterMark: CHUNK });
+      stream.on("data", (buf) => { if (!send(sock, "D", buf)) { stream.pause(); sock.once("drain", () => stream.resume()); } });
+      stream.on("error", (e) => { fail(sock, e); });
+      stream.on("end", () => { json(sock, "X", {}); });
+      st.onClose = () => stream.destroy();
+    });
+  });
 }
 
 function writeOp(sock, st, req) {

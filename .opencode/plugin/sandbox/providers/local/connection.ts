@@ -44,6 +44,10 @@ export function agentError(code: string, message: string, path?: string): Sandbo
       return new SandboxError("changed", `Changed since it was read${where}`);
     case "ELOOP":
       return new SandboxError("bad_input", `Too many levels of symbolic links${where}`);
+    case "ENOTREG":
+      return new SandboxError("bad_input", `Not a regular file (${message})${where}`);
+    case "ENAMETOOLONG":
+      return new SandboxError("bad_input", `File name too long${where}`);
     default:
       return new SandboxError("transient", `Sandbox agent error ${code}${where}: ${message}`);
   }
