@@ -80,7 +80,8 @@ export function verdict(name: string, target: Target, subject: Summary, unit: Un
   }
   const over = unit.higherIsBetter ? baseline.median - subject.median : subject.median - baseline.median;
   const met = over <= target.max;
-  return { name, met, text: met ? `met (+${fmt(over, unit)} ≤ +${fmt(target.max, unit)})` : `missed by ${fmt(over - target.max, unit)} (+${fmt(over, unit)}, target ≤ +${fmt(target.max, unit)})` };
+  const signed = `${over >= 0 ? "+" : "−"}${fmt(Math.abs(over), unit)}`; // a subject faster than its baseline is "−", not "+-"
+  return { name, met, text: met ? `met (${signed} ≤ +${fmt(target.max, unit)})` : `missed by ${fmt(over - target.max, unit)} (${signed}, target ≤ +${fmt(target.max, unit)})` };
 }
 
 /** Columns of a table of subjects against their baselines. */
