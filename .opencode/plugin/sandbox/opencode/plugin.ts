@@ -14,6 +14,8 @@ import { ProjectService } from "../service/project.js";
 import type { ToolDeps } from "../tools/deps.js";
 import { KeyedQueue } from "../util/keyed-queue.js";
 import { SeenFiles } from "../tools/seen-files.js";
+import { reach } from "../util/phases.js";
+import { pauseHookFromEnv } from "../util/test-pause.js";
 import { previewUrlTool } from "../tools/preview-url.js";
 import { onEvent } from "./events.js";
 import { sandboxMergeTool } from "./merge-tool.js";
@@ -47,6 +49,8 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
     `opencode-sandboxed loaded for ${directory} (project ${input.project?.id ?? "?"}, provider ${configError ? "none: invalid configuration" : resolveProvider(config)})`,
   );
 
+  // Undefined unless a test set it in OpenCode's environment (util/test-pause.ts).
+  const phases = pauseHookFromEnv(process.env);
   const service = new ProjectService({
     // Not OpenCode's shared "global" for a folder without git: its own key (core/project-key.ts).
     projectId: await projectKey(input.project?.id, directory),
@@ -58,6 +62,7 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
     notify: (notice) => renderNotice(toast, log, notice),
     parentOf: async (id) => (await client.session.get({ path: { id } })).data?.parentID,
     titleOf: async (id) => (await client.session.get({ path: { id } })).data?.title,
+    phases,
   });
   // Opt-in (config.retention): old sandboxes of this project go, their work synced first.
   void service.retain();
@@ -71,7 +76,9 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
     notify: (notice) => renderNotice(toast, log, notice),
     async sandboxFor(sessionID) {
       try {
-        return await service.sandboxFor(sessionID);
+        const sandbox = await service.sandboxFor(sessionID);
+        await reach(phases, "tool:running");
+        return sandbox;
       } catch (error) {
         if (isSandboxError(error, "unavailable")) {
           log.error(error.message, sessionID);

@@ -1,6 +1,6 @@
 /**
  * Named points in work that must survive a `kill -9` at any moment. Production
- * passes no hook. Tests pass one that stops there and tells them, so a kill lands
+ * passes no hook (the plugin face takes one only from a test's environment: test-pause.ts). Tests pass one that stops there and tells them, so a kill lands
  * exactly at that point however fast or slow the machine is.
  */
 export type Phase =
@@ -25,7 +25,9 @@ export type Phase =
   /** A state file's new content is written and flushed under a temporary name; not renamed yet. */
   | "state:written"
   /** An apply into a folder without git staged every new file; the folder is not checked again nor touched yet. */
-  | "apply:staged";
+  | "apply:staged"
+  /** A tool call has its session's sandbox and is about to run in it (OpenCode shows it running). */
+  | "tool:running";
 
 export type PhaseHook = (phase: Phase) => void | Promise<void>;
 
