@@ -140,25 +140,48 @@ export async function takeBackRunDir(dir: string) {
   await chmod(join(dir, "run"), 0o755);
 }
 
+/** The image file behind a loop device (mountinfo's major:minor), " (deleted)" appended once it was removed. */
+function backingFile(devno: string): string | undefined {
+  try {
+    return readFileSync(`/sys/dev/block/${devno}/loop/backing_file`, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A local sandbox's disk mounted at `mountPoint` from the loop device `devno`: its image is `<dir>/disk.img`, there or deleted. */
+function isSandboxDisk(mountPoint: string, devno: string): boolean {
+  if (basename(mountPoint) !== MOUNT) return false;
+  const image = join(dirname(mountPoint), IMAGE);
+  const backing = backingFile(devno);
+  return backing === image || backing === `${image} (deleted)`;
+}
+
 /**
- * Disks still mounted under `root` whose sandbox is gone (its directory removed
- * without delete, e.g. by hand): unmounted, so they no longer hold a loop device
- * and the space of their deleted image. A sandbox's meta.json is written before its
- * disk is made, so one without it is never a sandbox being created.
+ * Sandbox disks still mounted whose sandbox is gone — unmounted, so they no longer
+ * hold a loop device and the space of their image:
+ *  - under `root`, a disk whose sandbox directory lost its meta.json (removed by hand);
+ *  - anywhere on the host, a sandbox disk (a loop device on `<dir>/disk.img` mounted at
+ *    `<dir>/disk`) whose `<dir>` holds no meta.json any more: its sandbox's directory was
+ *    removed without a delete (a killed process's temporary root, `rm -rf`). A live
+ *    sandbox always has its meta.json (written before its disk is made), so none is touched.
  */
 export async function unmountOrphans(root: string, log: { warn(message: string): void }): Promise<void> {
   if (process.getuid?.() !== 0) return;
-  let real: string;
+  let real: string | undefined;
   try {
     real = realpathSync(root);
   } catch {
-    return;
+    real = undefined;
   }
   const table = readFileSync("/proc/self/mountinfo", "utf8");
   for (const line of table.split("\n")) {
-    const mountPoint = unescape(line.split(" ")[4] ?? "");
-    if (dirname(dirname(mountPoint)) !== real || basename(mountPoint) !== MOUNT) continue;
+    const fields = line.split(" ");
+    const mountPoint = unescape(fields[4] ?? "");
+    if (basename(mountPoint) !== MOUNT) continue;
     const dir = dirname(mountPoint);
+    const underRoot = real !== undefined && dirname(dir) === real;
+    if (!underRoot && !isSandboxDisk(mountPoint, fields[2] ?? "")) continue;
     if (existsSync(join(dir, "meta.json"))) continue;
     log.warn(`local sandbox disk ${mountPoint}: its sandbox is gone — unmounting it`);
     await unmountVolume(dir).catch((e: Error) => log.warn(e.message));
