@@ -2,6 +2,7 @@
  * The tool-override plugin: every built-in that reads, writes, executes or fetches is
  * replaced by a sandboxed twin with the same id (bash with two companions for its
  * background mode), and the fail-closed guard refuses whatever else would run on the host.
+ * What they hand back never holds a secretEnv value.
  */
 import type { Hooks } from "@opencode-ai/plugin";
 import { portsDir } from "../core/paths.js";
@@ -19,6 +20,7 @@ import { readTool } from "../tools/read.js";
 import { webfetchTool } from "../tools/webfetch.js";
 import { writeTool } from "../tools/write.js";
 import { createGuard } from "./guard.js";
+import { redactTools, secretValues } from "./redact-tools.js";
 
 export interface ToolsPluginOptions {
   /** Ids of other tools this plugin provides (they are sandboxed too), e.g. preview_url. */
@@ -35,7 +37,8 @@ function toldPorts() {
 }
 
 export function toolsPlugin(deps: ToolDeps, options: ToolsPluginOptions = {}): Pick<Hooks, "tool" | "tool.execute.before"> {
-  const tool = {
+  // secretEnv values never come out of the sandbox through a tool (redact-tools.ts).
+  const tool = redactTools({
     bash: bashTool(deps, { ports: new PortWatch({ ...deps, store: toldPorts() }) }),
     // bash's background mode: a process's output, and stopping it.
     bash_output: bashOutputTool(deps),
@@ -47,7 +50,7 @@ export function toolsPlugin(deps: ToolDeps, options: ToolsPluginOptions = {}): P
     glob: globTool(deps),
     grep: grepTool(deps),
     webfetch: webfetchTool(deps),
-  };
+  }, secretValues(deps.config));
   const guard = createGuard({
     sandboxed: [...Object.keys(tool), ...(options.otherTools ?? [])],
     allowHostTools: deps.config.allowHostTools,
