@@ -119,6 +119,29 @@ describe("SessionManager", () => {
     expect(first.provider.calls).not.toContain("delete");
   });
 
+  it("a sandbox another session of this process is creating right now is no orphan (50 sessions starting at once reported several)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sm-"));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    // ses_b's sandbox exists (labelled) but is not recorded yet while ses_a is ready and its process looks for orphans.
+    const provider = new (class extends DirProvider {
+      override async create(spec: Parameters<DirProvider["create"]>[0]) {
+        const made = await super.create(spec);
+        if (spec.labels?.session === "ses_b") await gate;
+        return made;
+      }
+    })(dir);
+    const { manager, toasts } = await setup({ dir, provider });
+    const b = manager.sandboxFor("ses_b");
+    await until(() => provider.calls.includes("create"), "ses_b's sandbox made");
+    await manager.sandboxFor("ses_a");
+    await until(() => provider.calls.includes("list"), "the orphan check");
+    release();
+    await b;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(toasts.filter((t) => t.message.includes("used by no session"))).toEqual([]);
+  });
+
   it("after a restart a stopped sandbox is started", async () => {
     const first = await setup();
     const sb = await first.manager.sandboxFor("ses_a");

@@ -4,7 +4,7 @@
  * after an OpenCode restart, starts a stopped sandbox, re-creates a vanished one,
  * and retries a call once when the sandbox went away under it.
  */
-import { findOrphans } from "./orphans.js";
+import { findOrphanInfos } from "./orphans.js";
 import { stableHandle } from "./stable-handle.js";
 import type { Logger } from "./logger.js";
 import { reach, type PhaseHook } from "../util/phases.js";
@@ -277,7 +277,9 @@ export class SessionManager {
 
   private async reportOrphans(provider: SandboxProvider) {
     try {
-      const ids = await findOrphans(provider, this.options.store, { plugin: LABEL_PLUGIN, project: this.options.projectId });
+      const found = await findOrphanInfos(provider, this.options.store, { plugin: LABEL_PLUGIN, project: this.options.projectId });
+      // A session of this process being created right now (made, not yet recorded) is no orphan.
+      const ids = found.filter((s) => !this.inflight.has(s.labels.session ?? "") && !this.raw.has(s.labels.session ?? "")).map((s) => s.id);
       if (!ids.length) return;
       this.options.log.warn(`sandboxes of this project used by no session (kept): ${ids.join(", ")}`);
       this.options.notify({ kind: "orphans", provider: provider.name, ids });
