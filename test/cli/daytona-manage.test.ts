@@ -16,6 +16,7 @@ import { isSandboxError, type Sandbox } from "../../.opencode/plugin/sandbox/pro
 import { PREVIEW_LABELS } from "../../.opencode/plugin/sandbox/service/preview.js";
 import { startDaytonaStandin, type DaytonaStandin } from "../standin/daytona/index.js";
 import { cleanupAll, git, makeRepo, tempDir } from "../integration/git-support.js";
+import { serveGitDaemon } from "../support/git-daemon.js";
 import { lacks, missingBwrap, missingCommand, missingRoot } from "../support/prereq.js";
 import { until } from "../support/until.js";
 import { cli, cliEnv, paths, projectIdOf, projectService } from "./cli-kit.js";
@@ -123,5 +124,27 @@ describe("CLI status, prune and preview on Daytona (stand-in)", { timeout: 300_0
     const stopped = await run("preview", "--stop", shown.sandbox);
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(await provider.list({ ...PREVIEW_LABELS })).toEqual([]);
+  });
+
+  it("preview of a URL (git daemon on loopback): cloned on the host, the signed link answers; a bad URL leaves no sandbox", async () => {
+    const app = await makeRepo({ "index.html": "<h1>daytona url preview</h1>\n" });
+    const served = await tempDir("cli-dt-served-");
+    git(served, "clone", "-q", "--bare", app, "app.git");
+    const daemon = await serveGitDaemon(served);
+    try {
+      const bad = await run("preview", daemon.url("missing.git"), "--start", "true", "--port", "8133");
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain(`Cloning ${daemon.url("missing.git")} failed`);
+      expect(await provider.list({ ...PREVIEW_LABELS })).toEqual([]);
+      const r = await run("preview", daemon.url("app.git"), "--start", "python3 -m http.server 8132", "--port", "8132", "--json");
+      expect(r.code, r.stderr).toBe(0);
+      const shown = JSON.parse(r.stdout) as { url: string; headers?: Record<string, string>; sandbox: string; branch: string };
+      expect(shown.branch).toBe("main");
+      expect(await (await fetch(`${shown.url.replace(/\/$/, "")}/index.html`, { headers: shown.headers })).text()).toContain("daytona url preview");
+      expect((await run("preview", "--stop", shown.sandbox)).code).toBe(0);
+      expect(await provider.list({ ...PREVIEW_LABELS })).toEqual([]);
+    } finally {
+      await daemon.close();
+    }
   });
 });

@@ -5,7 +5,7 @@
  * `preview --stop` ends it and deletes the sandbox. Also a fresh link to a session's
  * running server, and what is said when that session's sandbox has ended.
  */
-import { writeFile } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
@@ -14,6 +14,7 @@ import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.
 import { PREVIEW_LABELS } from "../../.opencode/plugin/sandbox/service/preview.js";
 import { cleanupAll, git, makeRepo, tempDir } from "../integration/git-support.js";
 import { LIMITS } from "../support/local-harness.js";
+import { serveGitDaemon, type GitDaemon } from "../support/git-daemon.js";
 import { lacks, missingBwrap, missingCommand, missingRoot } from "../support/prereq.js";
 import { until } from "../support/until.js";
 import { cli, cliEnv, cliSpawn, paths, projectService } from "./cli-kit.js";
@@ -29,6 +30,7 @@ describe("CLI preview on the local provider", { timeout: 180_000 }, () => {
   let env: NodeJS.ProcessEnv;
   let provider: LocalProvider;
   let session: Sandbox;
+  let daemon: GitDaemon;
   const previews = () => provider.list({ ...PREVIEW_LABELS });
 
   beforeAll(async () => {
@@ -39,6 +41,10 @@ describe("CLI preview on the local provider", { timeout: 180_000 }, () => {
     await writeFile(join(app, "index.html"), "<h1>feature page</h1>\n");
     git(app, "commit", "-qam", "feature page");
     git(app, "checkout", "-q", "main");
+    // The same app served over a real git URL on loopback (git daemon).
+    const served = await tempDir("cli-preview-served-");
+    git(served, "clone", "-q", "--bare", app, "app.git");
+    daemon = await serveGitDaemon(served);
     const xdgData = await tempDir("cli-preview-data-");
     env = cliEnv({ data: xdgData, config: await tempDir("cli-preview-config-") });
     provider = new LocalProvider({ root: paths(xdgData).sandboxes, network: "none", ...LIMITS, log: silentLogger });
@@ -48,6 +54,7 @@ describe("CLI preview on the local provider", { timeout: 180_000 }, () => {
   afterAll(async () => {
     for (const info of (await provider?.list({}).catch(() => [])) ?? []) await provider.delete(info.id).catch(() => {});
     await provider?.dispose();
+    await daemon?.close();
     await cleanupAll();
   });
 
@@ -63,6 +70,31 @@ describe("CLI preview on the local provider", { timeout: 180_000 }, () => {
     expect(await serving.exited).toBe(0);
     expect(await previews()).toEqual([]);
     await expect(fetch(`${url}/index.html`)).rejects.toThrow();
+  });
+
+  it("serves a URL's branch: cloned on the host, so a sandbox without network gets it too; the link answers from the host", async () => {
+    const args = ["preview", daemon.url("app.git"), "--branch", "feature", "--start", "python3 -m http.server 8129", "--port", "8129"];
+    const serving = cliSpawn(args, { cwd: repo, env });
+    await until(() => linkIn(serving.output()) !== undefined, "the CLI prints the link", 150_000);
+    expect(await (await fetch(`${linkIn(serving.output())}/index.html`)).text()).toContain("feature page");
+    const [info] = await previews();
+    serving.child.kill("SIGINT");
+    expect(await serving.exited).toBe(0);
+    expect(await previews()).toEqual([]);
+    await expect(provider.get(info!.id)).rejects.toThrow();
+  });
+
+  it.each([
+    ["a repository the server does not have", () => daemon.url("missing.git"), [], (u: string) => `Cloning ${u} failed`],
+    ["a branch the remote lacks", () => daemon.url("app.git"), ["--branch", "nope"], (u: string) => `Cloning ${u} failed`],
+    ["a URL nothing answers at", () => "git://127.0.0.1:1/app.git", [], (u: string) => `Cloning ${u} failed`],
+  ])("a URL: %s — exit 1 naming it, no sandbox and no clone left", async (_what, url, extra, message) => {
+    const tmp = await tempDir("cli-preview-tmp-");
+    const r = await cli(["preview", url(), ...extra, "--start", "true", "--port", "80"], { cwd: repo, env: { ...env, TMPDIR: tmp } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(message(url()));
+    expect(await previews()).toEqual([]);
+    expect(await readdir(tmp)).toEqual([]);
   });
 
   it("preview --stop from another terminal ends a running preview", async () => {

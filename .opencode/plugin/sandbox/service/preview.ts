@@ -1,9 +1,15 @@
 /**
- * A preview: a fresh sandbox holding a repository's branch (a local path travels as a
- * git bundle, as seeding does; a URL is cloned inside the sandbox, when its network
- * allows), an optional setup command, a server started in the background and a link
- * once its port listens. Also a fresh link to a port of a sandbox that already runs.
- * Returns outcomes with typed errors; a face renders them.
+ * A preview: a fresh sandbox holding a repository's branch, an optional setup command,
+ * a server started in the background and a link once its port listens. Also a fresh
+ * link to a port of a sandbox that already runs. Returns outcomes with typed errors; a
+ * face renders them.
+ *
+ * The branch always travels into the sandbox as a git bundle, as seeding does. A URL is
+ * cloned on the host first (hardened git, no prompt), not inside the sandbox: the
+ * sandbox then needs no route to the repository (a local sandbox's `isolated` egress
+ * refuses private and host addresses by design) and never holds the user's git
+ * credentials, which a private repository needs; and a URL that cannot be cloned fails
+ * before any sandbox exists.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
@@ -61,7 +67,14 @@ export function checkPort(port: number): number {
 }
 
 /** A local repository's branch as a bundle file on the host (hardened git, see host-git.ts). */
-async function bundleOf(path: string, branch: string | undefined): Promise<{ file: string; ref: string; branch: string; cleanup: () => Promise<void> }> {
+interface Bundle {
+  file: string;
+  ref: string;
+  branch: string;
+  cleanup: () => Promise<void>;
+}
+
+async function bundleOf(path: string, branch: string | undefined): Promise<Bundle> {
   const dir = resolve(path);
   if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) throw new PreviewError("bad_input", `${path} is neither a repository URL nor a directory.`);
   const repo = await findRepo(dir);
@@ -77,32 +90,54 @@ async function bundleOf(path: string, branch: string | undefined): Promise<{ fil
   return { file, ref, branch: name, cleanup: () => rm(tmp, { recursive: true, force: true }) };
 }
 
-/** Fills the sandbox's project directory with the branch; returns the branch checked out. */
-async function fetchInto(sandbox: Sandbox, request: PreviewRequest): Promise<string> {
-  const dir = sandbox.projectDir;
-  if (URL_LIKE.test(request.source)) {
-    const branch = request.branch ? `--branch ${shq(request.branch)} ` : "";
-    const r = await sandbox.exec(`git clone -q --depth 1 ${branch}-- ${shq(request.source)} . && git rev-parse --abbrev-ref HEAD`, {
-      cwd: dir,
-      timeoutMs: request.waitMs,
-    });
-    if (r.exitCode !== 0)
-      throw new PreviewError("fetch_failed", `Cloning ${request.source} inside the sandbox failed (does its network reach it?):\n${tail(r.output)}`);
-    return request.branch ?? tail(r.output, 1);
-  }
-  const bundle = await bundleOf(request.source, request.branch);
+/** Only network transports for a URL: never `ext::` (runs a command) nor a local file path in disguise. */
+const CLONE_PROTOCOLS = ["protocol.allow=never", ...["https", "http", "ssh", "git"].map((p) => `protocol.${p}.allow=always`)];
+
+/**
+ * A URL's branch as a bundle file on the host: a bare single-branch clone (whole
+ * history: a shallow clone's bundle would lack the parents it names) in a temporary
+ * directory, removed again whatever happens.
+ */
+async function cloneBundle(url: string, branch: string | undefined, waitMs: number): Promise<Bundle> {
+  const tmp = await mkdtemp(join(tmpdir(), "opencode-preview-"));
+  const cleanup = () => rm(tmp, { recursive: true, force: true });
   try {
-    const remote = `/tmp/opencode-preview-${randomBytes(4).toString("hex")}.bundle`;
-    await sandbox.writeFile(remote, await readFile(bundle.file));
-    const r = await sandbox.exec(
-      `git init -q . && git fetch -q --no-tags --update-head-ok ${shq(remote)} ${shq(`${bundle.ref}:${bundle.ref}`)} && git checkout -q ${shq(bundle.branch)}; c=$?; rm -f ${shq(remote)}; exit $c`,
-      { cwd: dir, timeoutMs: request.waitMs },
-    );
-    if (r.exitCode !== 0) throw new PreviewError("fetch_failed", `Checking out ${bundle.branch} inside the sandbox failed:\n${tail(r.output)}`);
-    return bundle.branch;
-  } finally {
-    await bundle.cleanup();
+    const bare = join(tmp, "repo.git");
+    const flags = CLONE_PROTOCOLS.flatMap((c) => ["-c", c]);
+    const pick = branch ? ["--branch", branch] : [];
+    const cloned = await new HostGit(tmp).run([...flags, "clone", "-q", "--bare", "--single-branch", "--no-tags", ...pick, "--", url, bare], {
+      allowFail: true,
+      timeoutMs: waitMs,
+    });
+    if (cloned.code !== 0) throw new PreviewError("fetch_failed", `Cloning ${url} failed (exit ${cloned.code}):\n${tail(cloned.stderr || cloned.stdout)}`);
+    const git = new HostGit(bare);
+    const name = branch ?? (await git.run(["symbolic-ref", "-q", "--short", "HEAD"], { allowFail: true })).stdout.trim();
+    const ref = `refs/heads/${name}`;
+    if (!name || !(await git.resolve(ref))) throw new PreviewError("no_branch", `${url} has no branch ${name ? `"${name}"` : "checked out as its default: name one with --branch"}.`);
+    const file = join(tmp, "preview.bundle");
+    await git.run(["bundle", "create", file, ref]);
+    return { file, ref, branch: name, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
   }
+}
+
+/** The branch to preview as a bundle on the host: cloned from a URL, or taken from a local repository. */
+function bundleFor(request: PreviewRequest, waitMs: number): Promise<Bundle> {
+  return URL_LIKE.test(request.source) ? cloneBundle(request.source, request.branch, waitMs) : bundleOf(request.source, request.branch);
+}
+
+/** Fills the sandbox's project directory with the bundle's branch; returns the branch checked out. */
+async function fetchInto(sandbox: Sandbox, bundle: Bundle, waitMs: number): Promise<string> {
+  const remote = `/tmp/opencode-preview-${randomBytes(4).toString("hex")}.bundle`;
+  await sandbox.writeFile(remote, await readFile(bundle.file));
+  const r = await sandbox.exec(
+    `git init -q . && git fetch -q --no-tags --update-head-ok ${shq(remote)} ${shq(`${bundle.ref}:${bundle.ref}`)} && git checkout -q ${shq(bundle.branch)}; c=$?; rm -f ${shq(remote)}; exit $c`,
+    { cwd: sandbox.projectDir, timeoutMs: waitMs },
+  );
+  if (r.exitCode !== 0) throw new PreviewError("fetch_failed", `Checking out ${bundle.branch} inside the sandbox failed:\n${tail(r.output)}`);
+  return bundle.branch;
 }
 
 /** Whether `port` listens in the sandbox (tcp or tcp6, any address), polled inside for up to `seconds`. */
@@ -134,11 +169,21 @@ export async function startPreview(provider: SandboxProvider, request: PreviewRe
   if (!request.start.trim()) throw new PreviewError("bad_input", "The start command is empty.");
   const waitMs = request.waitMs ?? 10 * 60_000;
   const say = request.progress ?? (() => {});
-  say(`Creating a ${provider.name} sandbox…`);
-  const sandbox = await provider.create({ labels: { ...PREVIEW_LABELS } });
+  // Before any sandbox exists: a repository that cannot be read leaves nothing behind.
+  say(`Fetching ${request.source}${request.branch ? ` (${request.branch})` : ""}…`);
+  const bundle = await bundleFor(request, waitMs);
   try {
-    say(`Fetching ${request.source}${request.branch ? ` (${request.branch})` : ""}…`);
-    const branch = await fetchInto(sandbox, { ...request, waitMs });
+    say(`Creating a ${provider.name} sandbox…`);
+    return await startIn(provider, await provider.create({ labels: { ...PREVIEW_LABELS } }), bundle, request, waitMs);
+  } finally {
+    await bundle.cleanup();
+  }
+}
+
+async function startIn(provider: SandboxProvider, sandbox: Sandbox, bundle: Bundle, request: PreviewRequest, waitMs: number): Promise<PreviewResult> {
+  const say = request.progress ?? (() => {});
+  try {
+    const branch = await fetchInto(sandbox, bundle, waitMs);
     if (request.setup?.trim()) {
       say(`Running ${request.setup}…`);
       const r = await sandbox.exec(request.setup, { timeoutMs: waitMs });
