@@ -80,7 +80,13 @@ export const ConfigSchema = z
       .strict()
       .default({ network: "isolated", allowDomains: [], allowCidrs: [], memoryMb: 2048, maxProcesses: 512, maxOpenFiles: 4096 }),
     /** Extra environment for commands in the sandbox. Host variables are never passed through. */
-    sandboxEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+    sandboxEnv: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a variable name (letters, digits and _, not starting with a digit)"),
+        // No process can be given a NUL in its environment: every command would fail.
+        z.string().refine((v) => !v.includes("\0"), "a value without NUL bytes"),
+      )
+      .default({}),
     /** Names of `sandboxEnv` entries whose values must never reach the log. */
     secretEnv: z.array(z.string()).default([]),
     sync: z
@@ -157,7 +163,12 @@ function isPlainObject(v: unknown): v is Tree {
 
 function merge(low: Tree, high: Tree): Tree {
   const out: Tree = { ...low };
-  for (const [k, v] of Object.entries(high)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? merge(out[k] as Tree, v) : v;
+  for (const [k, v] of Object.entries(high)) {
+    const value = isPlainObject(v) && Object.hasOwn(out, k) && isPlainObject(out[k]) ? merge(out[k] as Tree, v) : v;
+    // An own property even for "__proto__" (JSON.parse makes one): assigned, it would
+    // become the prototype and pass options around the schema's unknown-key check.
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 
@@ -206,6 +217,9 @@ function problem(issue: z.core.$ZodIssue, input: unknown): string {
         : `at least ${issue.minimum} ${issue.origin === "string" ? "character(s)" : "item(s)"}`;
   else if (issue.code === "invalid_format" && issue.format === "url") expected = "an http(s) URL";
   else if (issue.code === "invalid_format" && issue.format === "regex") expected = issue.message;
+  else if (issue.code === "too_big")
+    expected = issue.origin === "number" || issue.origin === "int" ? `a number ${issue.inclusive ? "<=" : "<"} ${issue.maximum}` : `at most ${issue.maximum} item(s)`;
+  else if (issue.code === "invalid_key") return `option "${path}" has a name that is not allowed; expected ${issue.issues[0]?.message ?? "another name"}`;
   return `option "${path}" is ${got}; expected ${expected}`;
 }
 
@@ -217,6 +231,8 @@ export interface ConfigSources {
 }
 
 export function loadConfig({ options = {}, env = process.env, directory }: ConfigSources): Config {
+  // opencode.json can hold anything after the plugin's name: a string, a list, null.
+  if (!isPlainObject(options)) throw new ConfigError([`the plugin options are ${describe(options === null ? null : options)}; expected an object such as { "provider": "local" }`]);
   const dotenv = directory ? fromVariables(readDotenv(directory)) : {};
   // Numbers and booleans in variables arrive as strings; options from JSON keep their types.
   const input = merge(merge(dotenv, fromVariables(env)), options);
