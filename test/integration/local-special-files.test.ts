@@ -2,7 +2,8 @@
  * The local sandbox's agent reads regular files only: a FIFO nobody writes to is
  * refused at once (it used to hold the request until the host's 60 s deadline), a
  * device such as /dev/zero too (it used to stream 512 MiB into the host's memory
- * before the size cap stopped it), each with a typed error naming what the path is.
+ * before the size cap stopped it), each with a typed error naming what the path is; a
+ * regular file over the cap is refused from its size instead of after 512 MiB moved.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
@@ -36,6 +37,15 @@ describe("reading special files in a local sandbox", () => {
     expect(error).toBeInstanceOf(SandboxError);
     expect((error as SandboxError).kind).toBe("bad_input");
     expect((error as Error).message).toBe(`Not a regular file (${kind}): ${target}`);
+  });
+
+  it("a file larger than the read cap is refused from its size, before a byte moves", async () => {
+    expect((await sandbox.exec("truncate -s 8G sparse.img")).exitCode).toBe(0);
+    const target = `${sandbox.projectDir}/sparse.img`;
+    await expect(sandbox.readFile(target)).rejects.toMatchObject({
+      kind: "bad_input",
+      message: `File too large to read (larger than ${512 * 1024 * 1024} bytes): ${target}`,
+    });
   });
 
   it("regular files, /proc files and directories read as before", async () => {

@@ -211,6 +211,11 @@ function readOp(sock, st, req) {
         const kind = SPECIAL.find(([test]) => s[test]());
         return fail(sock, Object.assign(new Error(kind ? kind[1] : "not a regular file"), { code: "ENOTREG" }));
       }
+      // Refused from its size, before a byte moves (the host would stop it at the cap anyway).
+      if (typeof req.max === "number" && s.size > req.max) {
+        fs.close(fd, () => {});
+        return fail(sock, Object.assign(new Error("larger than " + req.max + " bytes"), { code: "EFBIG" }));
+      }
       const stream = fs.createReadStream(req.path, { fd, highWaterMark: CHUNK });
       stream.on("data", (buf) => { if (!send(sock, "D", buf)) { stream.pause(); sock.once("drain", () => stream.resume()); } });
       stream.on("error", (e) => { fail(sock, e); });

@@ -96,7 +96,7 @@ export class AgentClient {
         else if (type === "X") done(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
       });
       arm();
-      conn.send("Q", JSON.stringify({ op: "read", path }));
+      conn.send("Q", JSON.stringify({ op: "read", path, max: MAX_READ_BYTES }));
       const data = await result;
       return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     } catch (error) {

@@ -46,6 +46,8 @@ export function agentError(code: string, message: string, path?: string): Sandbo
       return new SandboxError("bad_input", `Too many levels of symbolic links${where}`);
     case "ENOTREG":
       return new SandboxError("bad_input", `Not a regular file (${message})${where}`);
+    case "EFBIG":
+      return new SandboxError("bad_input", `File too large to read (${message})${where}`);
     case "ENAMETOOLONG":
       return new SandboxError("bad_input", `File name too long${where}`);
     default:
