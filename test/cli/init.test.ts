@@ -75,8 +75,10 @@ describe("init", { timeout: 300_000 }, () => {
     ["another package", ["--plugin", "left-pad"], 2, "--plugin left-pad: not opencode-sandboxed"],
     ["a path that does not exist", ["--plugin", "./nowhere/index.js"], 2, "does not exist"],
     ["a tarball", ["--plugin", "./opencode-sandboxed-0.1.0.tgz"], 2, "npm install ./opencode-sandboxed-0.1.0.tgz"],
+    // Why, in the message: OpenCode would install it and its dependencies from the registry at start-up, silently.
+    ["a file: tarball spec", ["--plugin", "file:./opencode-sandboxed-0.1.0.tgz"], 2, "install it and all its dependencies from the npm registry at start-up"],
   ])("bad input, %s (%s): exit %s naming it, nothing written", async (_what, args, code, message) => {
-    if (args[1].endsWith(".tgz")) writeFileSync(join(repo, args[1]), "");
+    if (args[1].endsWith(".tgz")) writeFileSync(join(repo, "opencode-sandboxed-0.1.0.tgz"), "");
     const r = await run("--no-check", ...args);
     expect(r.code).toBe(code);
     expect(r.stderr).toContain(message);

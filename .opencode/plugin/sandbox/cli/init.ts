@@ -35,9 +35,18 @@ export function pluginSpec(input: string, cwd: string): string {
   }
   const path = input.startsWith("file://") ? new URL(input).pathname : resolve(cwd, input.replace(/^file:/, ""));
   if (!existsSync(path)) throw new PluginSpecError(input, `${path} does not exist`);
-  // OpenCode would install a tarball's dependencies into its cache on every cold start (minutes, or a hang offline).
+  // OpenCode 1.18 (read in its bundled code): a tarball path would be imported as a module (fails);
+  // a `file:` tarball spec goes to npm's Arborist, which at OpenCode's start installs it and every
+  // dependency from the registry into OpenCode's cache. Offline or behind a slow registry that
+  // start did not finish within 300 s here, and meanwhile the plugin is not loaded. npm, run by
+  // the user, shows its progress and errors; the installed package then loads from a path.
   if (path.endsWith(".tgz"))
-    throw new PluginSpecError(input, `a tarball cannot be loaded directly: install it first (npm install ${input}), then pass the installed package: --plugin ./node_modules/${PACKAGE_NAME}`);
+    throw new PluginSpecError(
+      input,
+      `a tarball is not listed as is: OpenCode would install it and all its dependencies from the npm registry at start-up, ` +
+        `silently (unloaded until done; a hang without the registry). Install it first (npm install ${input}), ` +
+        `then pass the installed package: --plugin ./node_modules/${PACKAGE_NAME}`,
+    );
   if (statSync(path).isDirectory()) {
     let pkg: { name?: string; main?: string };
     try {
