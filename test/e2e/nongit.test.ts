@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { cli, cliEnv } from "../cli/cli-kit.js";
-import { Workbench } from "./support/opencode.js";
+import { waitFor, Workbench } from "./support/opencode.js";
 
 let bench: Workbench | undefined;
 afterEach(async (ctx) => {
@@ -47,4 +47,37 @@ describe("opencode run in a folder without git", () => {
     expect(readFileSync(host("todo.txt"), "utf8")).toBe("from the agent\n");
     expect(readFileSync(host("notes.txt"), "utf8")).toBe("my notes\n");
   }, 300_000);
+
+  it("under opencode serve the user is told once, in a toast, what happens to a folder without git; deleting a session says how to review and apply", async () => {
+    bench = await Workbench.create({ files: { "notes.txt": "my notes\n" } });
+    rmSync(join(bench.project, ".git"), { recursive: true, force: true });
+    // Bounds for a hang on a loaded machine (load 30 on 2 cores here), not speed claims.
+    const served = await bench.serve({ timeoutMs: 240_000 });
+    const events = await served.events();
+    const toasts = () => events.list.filter((e) => e.type === "tui.toast.show").map((e) => e.properties as { message: string; variant: string });
+    const aboutFolder = () => toasts().filter((t) => t.message.includes("is not a git repository: each session's sandbox gets a copy of its files"));
+
+    // Two sessions, each with its own sandbox (each copies the folder): still one toast.
+    const ids: string[] = [];
+    for (const name of ["first", "second"]) {
+      const id = await served.createSession(name);
+      ids.push(id);
+      bench.model.set([{ tool: "bash", args: { command: "cat notes.txt", description: "read" } }, { text: "ok" }]);
+      await served.prompt(id, "read my notes");
+      expect(bench.model.lastToolResult()).toBe("my notes\n");
+    }
+    expect(new Set(Object.values(bench.state().sessions).map((r) => r.sandboxId)).size).toBe(2);
+    expect(await waitFor(() => aboutFolder().length > 0, 180_000)).toBe(true);
+    expect(aboutFolder()).toEqual([expect.objectContaining({ variant: "info", message: expect.stringContaining("opencode-sandboxed apply") })]);
+    expect(toasts().some((t) => t.message.startsWith("Git sync is off"))).toBe(false);
+
+    await served.client.session.delete({ path: { id: ids[0]! } });
+    const ended = () => toasts().find((t) => t.message.startsWith("Session deleted"));
+    expect(await waitFor(() => ended() !== undefined, 180_000)).toBe(true);
+    expect(ended()!.message).toMatch(/kept aside as opencode\/\d+ .*opencode-sandboxed diff opencode\/\d+ · apply it: opencode-sandboxed apply opencode\/\d+/);
+    expect(ended()!.message).not.toContain("git log");
+    events.stop();
+    expect(aboutFolder()).toHaveLength(1);
+    await served.stop();
+  }, 600_000);
 });
