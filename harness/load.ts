@@ -6,6 +6,7 @@
  * Returns what happened to each session and how long it took; judging is the caller's
  * (the reliability tests, the benchmark).
  */
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { scriptMarker, type Step } from "./model-server.js";
 import type { Served } from "./opencode.js";
@@ -87,6 +88,19 @@ export function loadScript(index: number, project: string): LoadScript {
   for (const f of ["a", "b", "c", "d"]) files[`${dir}/${f}.txt`] = line(f) + `done ${f} ${index}\n`;
   files[`${dir}/e.txt`] = `made by bash in session ${index}\n`;
   return { steps, files };
+}
+
+/** Every file on a branch of the host repository, with its content ({} when the branch does not exist). */
+export function branchFiles(project: string, branch: string): Record<string, string> {
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: project, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    git("rev-parse", "--verify", "-q", `refs/heads/${branch}`);
+  } catch {
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const path of git("ls-tree", "-r", "--name-only", branch).split("\n").filter(Boolean)) out[path] = git("show", `${branch}:${path}`);
+  return out;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
