@@ -142,6 +142,17 @@ describe("SessionManager", () => {
     expect(toasts.filter((t) => t.message.includes("used by no session"))).toEqual([]);
   });
 
+  it("a deleted session gets no new sandbox from a tool call still in flight (50 busy sessions deleted at once left 16 sandboxes behind)", async () => {
+    const { manager, provider } = await setup();
+    const before = await manager.sandboxFor("ses_a");
+    await manager.delete("ses_a");
+    // A handle taken before the deletion, and a new request after it: both refuse, typed, and make nothing.
+    await expect(before.stat(before.projectDir)).rejects.toMatchObject({ kind: "sandbox_not_found", message: expect.stringContaining("ses_a was deleted") });
+    await expect(manager.sandboxFor("ses_a")).rejects.toMatchObject({ kind: "sandbox_not_found" });
+    expect(provider.calls.filter((c) => c === "create")).toHaveLength(1);
+    expect(await provider.list({ session: "ses_a" })).toEqual([]);
+  });
+
   it("after a restart a stopped sandbox is started", async () => {
     const first = await setup();
     const sb = await first.manager.sandboxFor("ses_a");

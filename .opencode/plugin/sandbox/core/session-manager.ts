@@ -9,7 +9,7 @@ import { stableHandle } from "./stable-handle.js";
 import type { Logger } from "./logger.js";
 import { reach, type PhaseHook } from "../util/phases.js";
 import type { SessionRecord, StateStore } from "./state-store.js";
-import { isSandboxError, type Sandbox, type SandboxProvider } from "../providers/provider.js";
+import { isSandboxError, SandboxError, type Sandbox, type SandboxProvider } from "../providers/provider.js";
 import type { Notify } from "../service/notices.js";
 
 export const LABEL_PLUGIN = "opencode-sandboxed";
@@ -53,6 +53,8 @@ export class SessionManager {
   private readonly touched = new Map<string, number>();
   /** Roots whose stopped sandbox is being started (they have their own notice). */
   private readonly starting = new Set<string>();
+  /** Root sessions deleted in this process: a tool call still in flight must not make them a new sandbox. */
+  private readonly deleted = new Set<string>();
   private preflighted = false;
   private orphansChecked = false;
 
@@ -101,6 +103,8 @@ export class SessionManager {
   }
 
   private rawFor(root: string): Promise<Sandbox> {
+    if (this.deleted.has(root))
+      return Promise.reject(new SandboxError("sandbox_not_found", `Session ${root} was deleted: its sandbox is removed and no new one is made`));
     const cached = this.raw.get(root);
     if (cached) {
       this.touch(root);
@@ -298,6 +302,7 @@ export class SessionManager {
       await store.remove(sessionID);
       return;
     }
+    this.deleted.add(sessionID);
     await this.inflight.get(sessionID)?.catch(() => {});
     const provider = await this.options.provider();
     await provider.delete(record.sandboxId);
