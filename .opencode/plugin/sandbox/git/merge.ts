@@ -35,9 +35,15 @@ export interface MergeInput {
   locked: (fn: () => Promise<void>) => Promise<void>;
 }
 
+/** Longer than any ref name or revision a user types (git's own limit is the file system's). */
+const MAX_REF_CHARS = 4096;
+
 export async function mergeIntoSandbox(input: MergeInput): Promise<MergeResult> {
   const { git, ref, record, sandbox, identity, incoming } = input;
-  if (!ref || ref.startsWith("-")) throw new GitSyncError("git_failed", `not a ref: ${JSON.stringify(ref)}`);
+  // Checked before git sees it: an option, a NUL (no argument can hold one) or a
+  // megabyte (no argument list holds it) would fail as a spawn error, not as a ref.
+  if (!ref || ref.startsWith("-") || ref.length > MAX_REF_CHARS || /[\0-\x1f\x7f]/.test(ref))
+    throw new GitSyncError("git_failed", `not a ref: ${JSON.stringify(ref.length > 80 ? `${ref.slice(0, 77)}...` : ref)}`);
   const commit = await git.resolve(ref);
   if (!commit) throw new GitSyncError("git_failed", `no commit named ${JSON.stringify(ref)} in your repository`);
   const run = async (full: boolean) => {
