@@ -84,12 +84,14 @@ function diffTrees(label: string, before: Tree, after: Tree, out: string[]) {
 /**
  * What differs between two prints, apart from `expectedRefs` (refs a case may create,
  * move or delete — each given by its full name, e.g. refs/heads/opencode/1). An empty
- * list: the host is untouched.
+ * list: the host is untouched. An entry ending in `*` stands for every ref it begins.
  */
 export function hostChanges(before: HostPrint, after: HostPrint, expectedRefs: readonly string[] = []): string[] {
   const out: string[] = [];
   diffTrees("work tree", before.tree, after.tree, out);
-  const reflog = (k: string) => expectedRefs.some((r) => k === `logs/${r}`);
+  // An entry ending in "*" stands for every ref it begins (e.g. a side branch opencode/1-*).
+  const expected = (ref: string) => expectedRefs.some((r) => (r.endsWith("*") ? ref.startsWith(r.slice(0, -1)) : ref === r));
+  const reflog = (k: string) => k.startsWith("logs/") && expected(k.slice("logs/".length));
   // Reflogs count, but those of the expected refs (and the folders holding them).
   const kept = (p: HostPrint) =>
     new Map([...p.git].filter(([k]) => !reflog(k) && !(k.startsWith("logs/") && expectedRefs.some((r) => `logs/${r}`.startsWith(`${k}/`)))));
@@ -97,7 +99,7 @@ export function hostChanges(before: HostPrint, after: HostPrint, expectedRefs: r
   for (const [k, v] of before.objects) if (after.objects.get(k) !== v) out.push(`.git/objects: ${k} ${after.objects.has(k) ? "changed" : "removed"}`);
   const refs = new Set([...before.refs.keys(), ...after.refs.keys()]);
   for (const r of refs) {
-    if (expectedRefs.includes(r)) continue;
+    if (expected(r)) continue;
     if (before.refs.get(r) !== after.refs.get(r)) out.push(`ref ${r}: ${before.refs.get(r) ?? "(none)"} → ${after.refs.get(r) ?? "(none)"}`);
   }
   for (const [label, tree] of before.dirs) diffTrees(label, tree, after.dirs.get(label) ?? new Map(), out);
