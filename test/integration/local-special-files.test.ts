@@ -39,6 +39,12 @@ describe("reading special files in a local sandbox", () => {
     expect((error as Error).message).toBe(`Not a regular file (${kind}): ${target}`);
   });
 
+  it("a write over a FIFO is refused, not held until the deadline", async () => {
+    const target = `${sandbox.projectDir}/fifo`;
+    // With an expected content (the tools' compare-and-swap) the FIFO would have been read.
+    await expect(sandbox.writeFile(target, "x", { expect: null })).rejects.toMatchObject({ kind: "bad_input", message: `Not a regular file (a FIFO): ${target}` });
+  });
+
   it("a file larger than the read cap is refused from its size, before a byte moves", async () => {
     expect((await sandbox.exec("truncate -s 8G sparse.img")).exitCode).toBe(0);
     const target = `${sandbox.projectDir}/sparse.img`;

@@ -245,6 +245,11 @@ function writeOp(sock, st, req) {
         // Keep the mode of a file being replaced (scripts stay executable).
         const prev = await fsp.stat(target).catch(() => null);
         if (prev && prev.isDirectory()) throw Object.assign(new Error("Is a directory"), { code: "EISDIR" });
+        // Reading a FIFO for the compare below would wait for a writer that never comes.
+        if (prev && !prev.isFile()) {
+          const kind = SPECIAL.find(([test]) => prev[test]());
+          throw Object.assign(new Error(kind ? kind[1] : "not a regular file"), { code: "ENOTREG" });
+        }
         // A compare-and-swap write: only over the content the host expects ("absent": nothing there).
         if (req.expect) {
           const now = prev ? createHash("sha256").update(await fsp.readFile(target)).digest("hex") : "absent";
