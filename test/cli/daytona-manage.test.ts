@@ -7,11 +7,8 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
-import { installationId } from "../../.opencode/plugin/sandbox/core/installation.js";
-import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import { LABEL_PLUGIN } from "../../.opencode/plugin/sandbox/core/session-manager.js";
-import { DaytonaProvider } from "../../.opencode/plugin/sandbox/providers/daytona/index.js";
+import type { DaytonaProvider } from "../../.opencode/plugin/sandbox/providers/daytona/index.js";
 import { isSandboxError, type Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { PREVIEW_LABELS } from "../../.opencode/plugin/sandbox/service/preview.js";
 import { startDaytonaStandin, type DaytonaStandin } from "../standin/daytona/index.js";
@@ -19,7 +16,7 @@ import { cleanupAll, git, makeRepo, tempDir } from "../integration/git-support.j
 import { serveGitDaemon } from "../support/git-daemon.js";
 import { lacks, missingBwrap, missingCommand, missingRoot } from "../support/prereq.js";
 import { until } from "../support/until.js";
-import { cli, cliEnv, paths, projectIdOf, projectService } from "./cli-kit.js";
+import { cli, daytonaKit, projectIdOf, projectService } from "./cli-kit.js";
 
 const OLD = "ses_dt_old";
 const KEPT = "ses_dt_kept";
@@ -38,11 +35,7 @@ describe("CLI status, prune and preview on Daytona (stand-in)", { timeout: 300_0
   beforeAll(async () => {
     standin = await startDaytonaStandin({ daemon: "shell" });
     repo = await makeRepo();
-    xdgData = await tempDir("cli-dt-data-");
-    env = cliEnv({ data: xdgData, config: await tempDir("cli-dt-config-") }, { DAYTONA_API_KEY: standin.apiKey, DAYTONA_API_URL: standin.apiUrl, DAYTONA_TARGET: "us" });
-    const { apiKey: _, ...daytona } = ConfigSchema.parse({}).daytona;
-    const id = await installationId(paths(xdgData).stateDir);
-    provider = new DaytonaProvider({ ...daytona, apiKey: standin.apiKey, apiUrl: standin.apiUrl, target: "us", installationId: id, log: silentLogger });
+    ({ xdgData, env, provider } = await daytonaKit(standin));
     const service = projectService({ repo, xdgData, provider });
     for (const s of [OLD, KEPT]) boxes[s] = await service.sandboxFor(s);
   }, 150_000);

@@ -4,15 +4,12 @@
  * `doctor` with a wrong key, which must fail naming DAYTONA_API_KEY.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
-import { installationId } from "../../.opencode/plugin/sandbox/core/installation.js";
-import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
-import { DaytonaProvider } from "../../.opencode/plugin/sandbox/providers/daytona/index.js";
+import type { DaytonaProvider } from "../../.opencode/plugin/sandbox/providers/daytona/index.js";
 import type { Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { startDaytonaStandin, type DaytonaStandin } from "../standin/daytona/index.js";
-import { cleanupAll, makeRepo, tempDir } from "../integration/git-support.js";
+import { cleanupAll, makeRepo } from "../integration/git-support.js";
 import { lacks, missingBwrap, missingRoot } from "../support/prereq.js";
-import { cli, cliEnv, paths, projectService } from "./cli-kit.js";
+import { cli, daytonaKit, projectService } from "./cli-kit.js";
 import { opencodeEnv, PLUGIN_DIST } from "./opencode-env.js";
 
 const SESSION = "ses_cli_daytona_1";
@@ -29,12 +26,9 @@ describe("CLI on Daytona (stand-in)", { timeout: 120_000 }, () => {
   beforeAll(async () => {
     standin = await startDaytonaStandin({ daemon: "shell" });
     repo = await makeRepo();
-    const xdgData = await tempDir("cli-data-");
-    env = cliEnv({ data: xdgData, config: await tempDir("cli-config-") }, { DAYTONA_API_KEY: standin.apiKey, DAYTONA_API_URL: standin.apiUrl, DAYTONA_TARGET: "us" });
-    const { apiKey: _, ...daytona } = ConfigSchema.parse({}).daytona;
-    // The installation id the CLI will read from the same state directory.
-    const id = await installationId(paths(xdgData).stateDir);
-    provider = new DaytonaProvider({ ...daytona, apiKey: standin.apiKey, apiUrl: standin.apiUrl, target: "us", installationId: id, log: silentLogger });
+    const kit = await daytonaKit(standin);
+    ({ env, provider } = kit);
+    const xdgData = kit.xdgData;
     sandbox = await projectService({ repo, xdgData, provider }).sandboxFor(SESSION);
   }, 120_000);
 
