@@ -62,9 +62,9 @@ export default async function (ctx: BenchContext) {
   const rounds = ctx.runs(5, 1);
   const perTool = ctx.runs(4, 1);
   // Extra one-call sessions, so the first-call row rests on as many runs as the tools.
-  const firstOnly = ctx.runs(15, 0);
+  const firstOnly = ctx.runs(10, 0);
   const repoSizes = ctx.smoke ? [1000] : [1000, 10_000];
-  const repoSessions = ctx.runs(5, 1);
+  const repoSessions = ctx.runs(4, 1);
 
   const section = new SectionBuilder(
     "opencode-tools",
