@@ -5,7 +5,7 @@
  * hung OpenCode fails with its logs attached. Shared by the e2e tests and
  * `npm run demo` (so nothing here depends on vitest).
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -288,6 +288,7 @@ export class Workbench {
     await this.stopChildren();
     await this.model.stop();
     if (keep) return;
+    unmountUnder(this.root);
     // Sandbox processes die with their owner; give them a moment, then remove everything.
     for (let i = 0; i < 20; i++) {
       try {
@@ -298,6 +299,20 @@ export class Workbench {
       }
     }
   }
+}
+
+/**
+ * As root each local sandbox's disk is loop-mounted under the run's directory; one
+ * OpenCode did not delete (killed, or a failed test) would stay mounted for good (rm
+ * cannot remove a mount point). Lazily: a dying sandbox process may still hold it.
+ */
+function unmountUnder(root: string): void {
+  if (process.getuid?.() !== 0) return;
+  const points = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => (line.split(" ")[4] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((point) => point.startsWith(`${root}/`));
+  for (const point of points.reverse()) spawnSync("umount", ["-l", point]);
 }
 
 export class Served {
