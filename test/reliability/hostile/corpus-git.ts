@@ -6,7 +6,8 @@
  * project's service; `expect` matches the outcome rendered as one line:
  * `synced <outcome kind>`, `skipped <why>`, `merged …`/`conflict …` or
  * `error <GitSyncError kind>: <message>`. `refs` lists the host refs the case may
- * change — any other change to the host's repository, .git or home fails it.
+ * change (a sync moves the session's private ref refs/opencode-sandboxed/sessions/<id>
+ * too) — any other change to the host's repository, .git or home fails it.
  * `@O` is a folder beside the project: a marker written there would be a command run
  * on the host.
  */
@@ -70,16 +71,16 @@ export const GIT_CASES: GitCase[] = [
     setup: "git checkout -q -b '--upload-pack=touch @O/pwned' 2>/dev/null || git symbolic-ref HEAD 'refs/heads/--upload-pack=touch' && echo more >> a.txt",
     // Forward only: onto opencode/1, or beside it on a side branch when its history differs.
     expect: /^synced (advanced|diverted)$/,
-    refs: ["refs/heads/opencode/1", "refs/heads/opencode/1-*"],
+    refs: ["refs/heads/opencode/1", "refs/heads/opencode/1-*", "refs/opencode-sandboxed/sessions/ses_hostile_git"],
     keep: true,
   },
   {
     class: "malicious ref name",
     name: "refs in the sandbox named like the host's branches",
-    setup: "git update-ref refs/heads/main HEAD && git update-ref refs/remotes/origin/main HEAD && git update-ref refs/opencode-sandboxed/sync HEAD~1 && git tag -f v-evil && echo again >> a.txt",
+    setup: "git update-ref refs/heads/main HEAD && git update-ref refs/remotes/origin/main HEAD && git update-ref refs/opencode-sandboxed/sync HEAD && git tag -f v-evil && echo again >> a.txt",
     // Forward only: onto opencode/1, or beside it on a side branch when its history differs.
     expect: /^synced (advanced|diverted)$/,
-    refs: ["refs/heads/opencode/1", "refs/heads/opencode/1-*"],
+    refs: ["refs/heads/opencode/1", "refs/heads/opencode/1-*", "refs/opencode-sandboxed/sessions/ses_hostile_git"],
     keep: true,
   },
 ];
