@@ -93,7 +93,8 @@ export class AgentClient {
           if (total > MAX_READ_BYTES) fail(new SandboxError("bad_input", `File larger than ${MAX_READ_BYTES / 1024 / 1024} MiB: ${path}`));
           else arm();
         }
-        else if (type === "X") done(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+        // The one copy of the data on the host: the socket's chunks into the result.
+        else if (type === "X") done(parts.length === 1 ? parts[0]! : Buffer.concat(parts, total));
       });
       arm();
       conn.send("Q", JSON.stringify({ op: "read", path, max: MAX_READ_BYTES }));

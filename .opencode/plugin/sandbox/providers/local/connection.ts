@@ -72,7 +72,9 @@ export class AgentConnection {
   ) {
     // Before the hello only a small hello frame is accepted.
     const cap = (type: string) => (this.hello ? frameCap(type) : type === "H" ? frameCap("H") : -1);
-    this.reader = new FrameReader((type, body) => this.dispatch(type, body), cap, (frame) => this.oversized(frame));
+    // File data and command output only ever append: taken in pieces, not glued into whole frames (protocol.ts).
+    const streamed = (type: string) => this.hello !== undefined && (type === "D" || type === "O");
+    this.reader = new FrameReader((type, body) => this.dispatch(type, body), cap, (frame) => this.oversized(frame), streamed);
     socket.on("data", (chunk: Buffer) => this.reader.push(chunk));
     socket.on("error", (error) => this.closeHandler(this.fault ?? error));
     socket.on("close", () => {
