@@ -11,7 +11,7 @@ import { ProjectService } from "../../.opencode/plugin/sandbox/service/project.j
 import { startDaytonaStandin, type DaytonaStandin } from "../standin/daytona/index.js";
 import { memoryLogger } from "../support/local-harness.js";
 import { lacks, missingBwrap } from "../support/prereq.js";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -158,6 +158,8 @@ describe("Daytona provider against the stand-in", () => {
       notify: () => {},
       // Outside the folder: the folder (no git) is copied into each sandbox.
       stateDir: `${dir}-state`,
+      // Its private repository too: never the real data home.
+      filesDir: `${dir}-files`,
       provider: async () => provider,
     });
     const sessions = Array.from({ length: 20 }, (_, i) => `ses_many${String(i).padStart(2, "0")}`);
@@ -171,5 +173,6 @@ describe("Daytona provider against the stand-in", () => {
     for (const id of sessions) await service.manager.delete(id);
     expect(await provider.list({ project: "many" })).toEqual([]);
     await service.dispose();
+    for (const d of [dir, `${dir}-state`, `${dir}-files`]) await rm(d, { recursive: true, force: true });
   }, 300_000);
 });
