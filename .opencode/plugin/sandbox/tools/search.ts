@@ -69,6 +69,11 @@ export interface SearchOptions {
 }
 
 /** Files matching `pattern` under `dir` (sandbox path), at most `limit` (+1 to tell truncation). */
+/** A NUL cannot travel to a command (it would fail naming our environment variable, not the argument). */
+function assertNoNul(what: string, value: string): void {
+  if (value.includes("\0")) throw new Error(`Invalid ${what} (contains a NUL byte): ${JSON.stringify(value)}`);
+}
+
 export async function globFiles(
   sandbox: Sandbox,
   dir: string,
@@ -76,6 +81,7 @@ export async function globFiles(
   limit: number,
   options: SearchOptions = {},
 ): Promise<string[]> {
+  assertNoNul("pattern", pattern);
   const marker = nonce();
   const script = `if [ -f "$OCSBX_D" ]; then exit 3; fi
 cd -- "$OCSBX_D" 2>/dev/null || exit 4
@@ -157,6 +163,8 @@ export async function grepFiles(
   limit: number,
   options: SearchOptions = {},
 ): Promise<GrepResult> {
+  assertNoNul("pattern", pattern);
+  assertNoNul("include", include ?? "");
   const marker = nonce();
   const script = `if [ -d "$OCSBX_T" ]; then OCSBX_D=$OCSBX_T; printf D; else OCSBX_D=$(dirname -- "$OCSBX_T"); printf F; fi
 cd -- "$OCSBX_D" 2>/dev/null || exit 4
