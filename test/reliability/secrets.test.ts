@@ -206,6 +206,11 @@ describe("secrets: nothing of the host reaches the sandbox, the tools' output, t
       expect(describeFindings(scanText(parts, [...host, ...secret], "stored tool parts"))).toEqual([]);
       expect(parts).toContain(c.value("TRACKED")); // the parts scanned are the real ones
 
+      // The work comes back: the agent's commit is on opencode/1. Waited for first, so that
+      // the sandbox is scanned with no sync writing its bundle meanwhile.
+      expect(await waitFor(() => b.git("log", "--all", "--format=%s").includes("agent: what I found"), 120_000)).toBe(true);
+      phase("synced");
+
       // The sandbox from the host: its files (raw disk image included) and processes.
       const view = run.sandboxView(sandboxId);
       const inSandbox = [...view.files(host), ...view.processes(host), ...scanText(run.records(sandboxId), host, "the provider's sandbox record")];
@@ -215,8 +220,6 @@ describe("secrets: nothing of the host reaches the sandbox, the tools' output, t
       expect(view.files(secret).length, "secretEnv value in the files the agent wrote").toBeGreaterThan(0);
 
       phase("sandbox scanned");
-      // The work comes back: the agent's commit is on opencode/1.
-      expect(await waitFor(() => b.git("log", "--all", "--format=%s").includes("agent: what I found"), 120_000)).toBe(true);
       // Deleting the session syncs once more and removes the sandbox (unmounting a root's disk).
       await served.client.session.delete({ path: { id } });
       expect(await waitFor(() => b.state().sessions[id] === undefined, 120_000), "the session's sandbox is removed").toBe(true);
