@@ -36,6 +36,44 @@ function packages(nodeModules: string): string[] {
   return out;
 }
 
+interface LsNode {
+  dependencies?: Record<string, LsNode>;
+}
+
+/**
+ * Disk each direct dependency of the package brings alone: the top-level packages reachable
+ * from it in `npm ls --all` and from no other direct dependency, by name (deduplicated
+ * entries list no children; another occurrence of the same name does).
+ */
+function ownShares(dir: string, pkg: string, sizeOf: Map<string, number>): { name: string; bytes: number; packages: number }[] {
+  const tree = JSON.parse(execFileSync("npm", ["ls", "--all", "--json"], { cwd: dir, encoding: "utf8", maxBuffer: 1 << 28 })) as LsNode;
+  const edges = new Map<string, Set<string>>();
+  const walk = (name: string, node: LsNode) => {
+    const out = edges.get(name) ?? new Set<string>();
+    edges.set(name, out);
+    for (const [child, sub] of Object.entries(node.dependencies ?? {})) {
+      out.add(child);
+      walk(child, sub);
+    }
+  };
+  const root = tree.dependencies?.[pkg];
+  if (!root) return [];
+  walk(pkg, root);
+  const reach = (from: string) => {
+    const seen = new Set([from]);
+    for (const name of seen) for (const next of edges.get(name) ?? []) seen.add(next);
+    return seen;
+  };
+  const direct = Object.keys(root.dependencies ?? {});
+  const reached = new Map(direct.map((d) => [d, reach(d)]));
+  return direct
+    .map((d) => {
+      const own = [...reached.get(d)!].filter((n) => direct.every((o) => o === d || !reached.get(o)!.has(n)));
+      return { name: d, bytes: own.reduce((sum, n) => sum + (sizeOf.get(n) ?? 0), 0), packages: own.length };
+    })
+    .sort((a, b) => b.bytes - a.bytes);
+}
+
 async function npmInstall(dir: string, tarball: string, mode: "--offline" | "--prefer-offline"): Promise<number> {
   await rm(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -88,6 +126,8 @@ export default async function (ctx: BenchContext) {
 
     const biggest = section.table("Biggest dependencies by disk (top-level folders of node_modules, du)", ["package", "disk", "share"]);
     for (const p of sizes.slice(0, 10)) biggest.row([p.name, mib(p.bytes), `${((100 * p.bytes) / total).toFixed(0)} %`]);
+    const shares = section.table("What each dependency of the package brings alone (its own dependencies included, those shared with another left out)", ["dependency", "disk", "packages", "share"]);
+    for (const d of ownShares(dir, "opencode-sandboxed", new Map(sizes.map((p) => [p.name, p.bytes])))) shares.row([d.name, mib(d.bytes), String(d.packages), `${((100 * d.bytes) / total).toFixed(0)} %`]);
     section.chart({
       id: "install-biggest",
       title: "node_modules of an install by package (du)",
