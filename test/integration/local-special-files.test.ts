@@ -45,6 +45,10 @@ describe("reading special files in a local sandbox", () => {
     await expect(sandbox.writeFile(target, "x", { expect: null })).rejects.toMatchObject({ kind: "bad_input", message: `Not a regular file (a FIFO): ${target}` });
   });
 
+  it("a command over Linux's 128 KiB argument cap fails saying so, not as 'agent error E2BIG'", async () => {
+    await expect(sandbox.exec(`: ${"a".repeat(200 * 1024)}; echo done`)).rejects.toMatchObject({ kind: "bad_input", message: expect.stringMatching(/^Command too long: .*128 KiB/) });
+  });
+
   it("a file larger than the read cap is refused from its size, before a byte moves", async () => {
     expect((await sandbox.exec("truncate -s 8G sparse.img")).exitCode).toBe(0);
     const target = `${sandbox.projectDir}/sparse.img`;

@@ -48,6 +48,9 @@ export function agentError(code: string, message: string, path?: string): Sandbo
       return new SandboxError("bad_input", `Not a regular file (${message})${where}`);
     case "EFBIG":
       return new SandboxError("bad_input", `File too large to read (${message})${where}`);
+    case "E2BIG":
+      // The command travels as one argument of sh -c, which Linux caps at 128 KiB.
+      return new SandboxError("bad_input", "Command too long: one command (with its environment) may be at most 128 KiB here; write long content to a file with the write tool and run that");
     case "ENAMETOOLONG":
       return new SandboxError("bad_input", `File name too long${where}`);
     default:
