@@ -11,7 +11,7 @@ import { Workbench, type Served } from "../harness/opencode.js";
 import { startDaytonaStandin, type DaytonaStandin } from "../test/standin/daytona/index.js";
 import type { BenchContext } from "./lib/context.js";
 import { SectionBuilder, type TableBuilder } from "./lib/section.js";
-import { newSession, turn, watchRef } from "./support/served.js";
+import { deleteSession, newSession, turn, unmountUnder, watchRef } from "./support/served.js";
 
 /** Added to every request the stand-in answers: a modest network round trip. */
 const LATENCY_MS = 30;
@@ -76,6 +76,7 @@ async function measure(ctx: BenchContext, served: Served, runs: number, label: s
       ref.stop();
     }
     ctx.progress(`${label}: ${runs} runs`);
+    await deleteSession(served, id); // the plugin removes its sandbox (and, as root, unmounts its disk)
     return out;
   } finally {
     events.stop();
@@ -103,6 +104,8 @@ export default async function (ctx: BenchContext) {
       local = await measure(ctx, served, runs, "local");
       await served.stop();
     } finally {
+      await bench.stopChildren();
+      unmountUnder(bench.root);
       await bench.dispose();
     }
   }

@@ -18,7 +18,7 @@ import type { BenchContext } from "./lib/context.js";
 import { SectionBuilder } from "./lib/section.js";
 import { summarize } from "./lib/stats.js";
 import { generateRepo } from "./support/gen-repo.js";
-import { clientFor, deleteSession, GPT, newSession, offerBothModels, toolTimes, turn } from "./support/served.js";
+import { clientFor, deleteSession, GPT, newSession, offerBothModels, toolTimes, turn, unmountUnder } from "./support/served.js";
 
 const TOOLS = ["read", "write", "edit", "glob", "grep", "bash", "apply_patch"] as const;
 type Side = "builtin" | "plugin";
@@ -161,7 +161,11 @@ export default async function (ctx: BenchContext) {
     );
     return section.done();
   } finally {
-    for (const side of SIDES) await benches[side]?.dispose();
+    for (const side of SIDES) {
+      await benches[side]?.stopChildren();
+      if (benches[side]) unmountUnder(benches[side].root); // last resort: a disk of ours left mounted
+      await benches[side]?.dispose();
+    }
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -8,14 +8,14 @@
  * the run, peak. Local for N = 1, 20, 50; Daytona through the stand-in for 20 (its
  * sandboxes live in the stand-in, not under OpenCode, as a real Daytona's are remote).
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import { runLoad, type LoadRun } from "../harness/load.js";
 import { waitFor, Workbench } from "../harness/opencode.js";
 import { startDaytonaStandin, type DaytonaStandin } from "../test/standin/daytona/index.js";
 import type { BenchContext } from "./lib/context.js";
 import { COUNT, SectionBuilder } from "./lib/section.js";
-import { samplePss } from "./support/served.js";
+import { samplePss, unmountUnder } from "./support/served.js";
 
 const LATENCY_MS = 30;
 const BOUND_MS = 1_200_000; // a hang, not a time
@@ -35,15 +35,6 @@ interface Result {
   restMib: number;
   failures: number;
   firstErrors: string[];
-}
-
-/** Mount points under a directory of ours (a root sandbox's disk image is one). */
-function mountsUnder(root: string): string[] {
-  const decode = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return readFileSync("/proc/self/mountinfo", "utf8")
-    .split("\n")
-    .map((l) => decode(l.split(" ")[4] ?? ""))
-    .filter((p) => p.startsWith(root + "/"));
 }
 
 const sandboxDirs = (b: Workbench) => (existsSync(b.sandboxesDir()) ? readdirSync(b.sandboxesDir()).filter((d) => d.startsWith("sb-")) : []);
@@ -115,9 +106,9 @@ async function once(ctx: BenchContext, side: Side, sessions: number, standin?: D
     await served.stop(120_000);
     return result;
   } finally {
+    await bench.stopChildren();
+    unmountUnder(bench.root); // last resort: a disk of ours left mounted
     await bench.dispose();
-    // Last resort: a disk of ours left mounted (never anyone else's).
-    for (const point of mountsUnder(bench.root).reverse()) spawnSync("umount", ["-l", point]);
   }
 }
 

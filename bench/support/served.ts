@@ -4,6 +4,7 @@
  * them, a session's removal waited for, the process tree's memory, and refs watched on
  * the host. Every wait is bounded (a hang fails the benchmark; it is never a number).
  */
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk";
@@ -177,4 +178,14 @@ export function samplePss(pid: number, everyMs = 250): { stop: () => { peak: num
       return { peak, samples };
     },
   };
+}
+
+/** Last resort after a run: unmounts what is left mounted under a directory of ours (a root sandbox's disk), never anyone else's. */
+export function unmountUnder(root: string): void {
+  const decode = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const points = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => decode(l.split(" ")[4] ?? ""))
+    .filter((p) => p.startsWith(root + "/"));
+  for (const point of points.reverse()) spawnSync("umount", ["-l", point]);
 }
