@@ -10,7 +10,7 @@ import { applySync, overBudget, type ApplyOutcome } from "./apply.js";
 import { expectSingleRef, readBundleHeader } from "./bundle.js";
 import { GitSyncError, isGitSyncError } from "./errors.js";
 import type { HostGit, RepoInfo } from "./host-git.js";
-import { measureBundle } from "./quarantine.js";
+import { fetchQuarantined } from "./quarantine.js";
 import { allocateBranch, sessionRef } from "./refs.js";
 import { SANDBOX_SYNC_REF } from "./sandbox-git.js";
 
@@ -44,22 +44,34 @@ export async function intoHost(input: IntoHostInput): Promise<IntoHost> {
     // index-pack's checks — a separate `git bundle verify` would repeat that.
     const header = await readBundleHeader(bundle);
     expectSingleRef(header, SANDBOX_SYNC_REF, head);
-    if (input.budgetBytes !== undefined) {
-      const objects = await git.out(["rev-parse", "--path-format=absolute", "--git-path", "objects"]);
-      const measured = await measureBundle(bundle, objects, `${bundle}.q`, header.prerequisites.length > 0);
-      if (measured === "need_full") return "need_full";
-      if (measured.bytes > input.budgetBytes) throw overBudget("would add to your repository's objects", measured.bytes, input.budgetBytes);
-    }
-    const fetched = await git.run(
-      [
-        "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "--no-auto-maintenance",
-        bundle, `+${SANDBOX_SYNC_REF}:${privateRef}`,
-      ],
-      { allowFail: true },
-    );
-    if (fetched.code !== 0) {
-      if (/prerequisite/i.test(fetched.stderr) && header.prerequisites.length) return "need_full";
-      throw new GitSyncError("bad_bundle", `fetching the sandbox's bundle failed: ${fetched.stderr.trim()}`);
+    const budget = input.budgetBytes;
+    if (budget !== undefined) {
+      // Fetched once, into a quarantine: measured there, moved in only when it fits.
+      const quarantined = await fetchQuarantined({
+        bundle,
+        ref: SANDBOX_SYNC_REF,
+        objectsDir: await git.out(["rev-parse", "--path-format=absolute", "--git-path", "objects"]),
+        scratch: `${bundle}.q`,
+        hasPrerequisites: header.prerequisites.length > 0,
+        flags: await git.hardening(),
+        check: ({ bytes }) => {
+          if (bytes > budget) throw overBudget("would add to your repository's objects", bytes, budget);
+        },
+      });
+      if (quarantined === "need_full") return "need_full";
+      await git.run(["update-ref", "-m", reflog, privateRef, head]);
+    } else {
+      const fetched = await git.run(
+        [
+          "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "--no-auto-maintenance",
+          bundle, `+${SANDBOX_SYNC_REF}:${privateRef}`,
+        ],
+        { allowFail: true },
+      );
+      if (fetched.code !== 0) {
+        if (/prerequisite/i.test(fetched.stderr) && header.prerequisites.length) return "need_full";
+        throw new GitSyncError("bad_bundle", `fetching the sandbox's bundle failed: ${fetched.stderr.trim()}`);
+      }
     }
   } else {
     if (!(await git.hasCommit(head))) return "need_full";
