@@ -1,0 +1,127 @@
+/**
+ * The state file damaged, and two OpenCode processes on one project — real `opencode
+ * serve` on the local provider, scripted model.
+ *  - A truncated or garbled state file: moved aside (never deleted), the map rebuilt
+ *    from the sandboxes' labels; every session keeps its sandbox (its files) and its
+ *    branch, and its next work reaches that branch.
+ *  - Two processes at once: never the same branch number, and neither one's start-up,
+ *    clean-up or deletion removes a sandbox the other is using.
+ */
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { StateFileSchema } from "../../.opencode/plugin/sandbox/core/state-store.js";
+import type { ChatRequest, ScriptItem } from "../e2e/support/model-server.js";
+import { waitFor, type Served } from "../e2e/support/opencode.js";
+import { lacks, missingBwrap, missingRoot } from "../support/prereq.js";
+import { bash, branchFile, fsck, mountsUnder, rig, type Rig } from "./faults-support.js";
+
+const SERVE_BOUND_MS = 300_000;
+let current: Rig | undefined;
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === "fail" && current) console.error(current.bench.pluginLog().slice(-8000));
+  await current?.dispose();
+  current = undefined;
+});
+
+/** One tool call, then text: decided per request, so sessions prompted at once each get their own call. */
+const oneCall = (command: (req: ChatRequest) => string): ScriptItem[] =>
+  Array.from({ length: 16 }, () => (req: ChatRequest) => (req.messages.at(-1)?.role === "tool" ? { text: "ok" } : bash(command(req))));
+/** The marker word of the session's first user message (`work <word>`). */
+const word = (req: ChatRequest) => /work (\w+)/.exec(JSON.stringify(req.messages.find((m) => m.role === "user")?.content ?? ""))?.[1] ?? "none";
+const commitWord = (req: ChatRequest) => `echo ${word(req)} >> ${word(req)}.txt && git add -A && git commit -qm '${word(req)}' && git log --format=%s`;
+
+const stateFile = (r: Rig) => {
+  const dir = join(r.bench.dataHome, "opencode/storage/daytona");
+  return join(dir, readdirSync(dir).find((f) => /^[^.].*\.json$/.test(f))!);
+};
+
+async function turn(served: Served, id: string, text: string) {
+  await served.prompt(id, text, 300_000);
+}
+
+describe("a damaged state file", () => {
+  if (lacks(missingRoot(), missingBwrap())) return;
+
+  it.each([
+    ["truncated", (s: string) => s.slice(0, Math.floor(s.length / 2))],
+    ["garbled", (s: string) => s.replace(/"sessions"/, '"sessions\u0000')],
+  ])("%s: moved aside, every session keeps its sandbox and its branch", async (_, damage) => {
+    const r = (current = await rig("local"));
+    const { bench } = r;
+    let served = await bench.serve({ timeoutMs: SERVE_BOUND_MS });
+    bench.model.set(oneCall(commitWord));
+    const ids = [await served.createSession("a"), await served.createSession("b")];
+    await turn(served, ids[0]!, "work alpha");
+    await turn(served, ids[1]!, "work beta");
+    expect(await waitFor(() => branchFile(bench, "opencode/1", "alpha.txt") === "alpha" && branchFile(bench, "opencode/2", "beta.txt") === "beta", 120_000)).toBe(true);
+    await served.stop();
+    const path = stateFile(r);
+    const before = StateFileSchema.parse(JSON.parse(readFileSync(path, "utf8")));
+    writeFileSync(path, damage(readFileSync(path, "utf8")));
+
+    served = await bench.serve({ timeoutMs: SERVE_BOUND_MS });
+    bench.model.set(oneCall(commitWord));
+    // Each session finds its own sandbox (its earlier commit is there) and syncs to its own branch.
+    await turn(served, ids[1]!, "work beta again");
+    expect(bench.model.lastToolResult()).toMatch(/beta\nbeta\ninitial/);
+    await turn(served, ids[0]!, "work alpha again");
+    expect(bench.model.lastToolResult()).toMatch(/alpha\nalpha\ninitial/);
+    expect(await waitFor(() => branchFile(bench, "opencode/1", "alpha.txt") === "alpha\nalpha" && branchFile(bench, "opencode/2", "beta.txt") === "beta\nbeta", 120_000)).toBe(true);
+    expect(bench.git("for-each-ref", "--format=%(refname:short)", "refs/heads/opencode/")).toBe("opencode/1\nopencode/2");
+    const after = StateFileSchema.parse(JSON.parse(readFileSync(path, "utf8")));
+    for (const id of ids) expect(after.sessions[id]).toMatchObject({ sandboxId: before.sessions[id]!.sandboxId, branch: before.sessions[id]!.branch });
+    expect(readdirSync(join(path, "..")).filter((f) => f.includes(".corrupt-"))).toHaveLength(1);
+    expect(fsck(bench.project)).toEqual({ code: 0, problems: [] });
+
+    for (const id of ids) await served.client.session.delete({ path: { id } });
+    expect(await waitFor(() => Object.keys(JSON.parse(readFileSync(path, "utf8")).sessions).length === 0, 60_000)).toBe(true);
+    await served.stop();
+    expect(mountsUnder(r.roots)).toEqual([]);
+  }, 1_200_000);
+});
+
+describe("two OpenCode processes on one project", () => {
+  if (lacks(missingRoot(), missingBwrap())) return;
+
+  it("never the same branch number; neither deletes a sandbox the other uses", async () => {
+    const r = (current = await rig("local"));
+    const { bench } = r;
+    bench.model.set(oneCall(commitWord));
+    const [a, b] = await Promise.all([bench.serve({ timeoutMs: SERVE_BOUND_MS }), bench.serve({ timeoutMs: SERVE_BOUND_MS })]);
+    const ids = await Promise.all([a!.createSession("a"), b!.createSession("b"), a!.createSession("c"), b!.createSession("d")]);
+    // Four first turns at once, two per process: four sandboxes made and seeded concurrently.
+    await Promise.all([turn(a!, ids[0]!, "work one"), turn(b!, ids[1]!, "work two"), turn(a!, ids[2]!, "work three"), turn(b!, ids[3]!, "work four")]);
+    const path = stateFile(r);
+    expect(await waitFor(() => Object.values(JSON.parse(readFileSync(path, "utf8")).sessions).filter((s: any) => s.lastSyncedCommit).length === 4, 180_000)).toBe(true);
+    const state = StateFileSchema.parse(JSON.parse(readFileSync(path, "utf8")));
+    const records = ids.map((id) => state.sessions[id]!);
+    expect(new Set(records.map((s) => s.branchNumber)).size).toBe(4);
+    expect(new Set(records.map((s) => s.sandboxId)).size).toBe(4);
+    for (const [i, w] of ["one", "two", "three", "four"].entries()) expect(branchFile(bench, records[i]!.branch!, `${w}.txt`)).toBe(w);
+
+    // A deletes its sessions and stops; a new A starts (its clean-up runs): B's sandboxes live on.
+    await a!.client.session.delete({ path: { id: ids[0]! } });
+    await a!.client.session.delete({ path: { id: ids[2]! } });
+    await a!.stop();
+    const a2 = await bench.serve({ timeoutMs: SERVE_BOUND_MS });
+    const id5 = await a2.createSession("e");
+    await turn(a2, id5, "work five");
+    await turn(b!, ids[1]!, "work two");
+    expect(bench.model.lastToolResult()).toMatch(/two\ntwo\ninitial/);
+    await turn(b!, ids[3]!, "work four");
+    expect(bench.model.lastToolResult()).toMatch(/four\nfour\ninitial/);
+    const now = StateFileSchema.parse(JSON.parse(readFileSync(path, "utf8")));
+    expect(now.sessions[ids[1]!]!.sandboxId).toBe(records[1]!.sandboxId);
+    expect(now.sessions[ids[3]!]!.sandboxId).toBe(records[3]!.sandboxId);
+    expect(records.map((s) => s.branchNumber)).not.toContain(now.sessions[id5]!.branchNumber);
+    expect(fsck(bench.project)).toEqual({ code: 0, problems: [] });
+
+    for (const id of [ids[1]!, ids[3]!]) await b!.client.session.delete({ path: { id } });
+    await a2.client.session.delete({ path: { id: id5 } });
+    expect(await waitFor(() => Object.keys(JSON.parse(readFileSync(path, "utf8")).sessions).length === 0, 60_000)).toBe(true);
+    await a2.stop();
+    await b!.stop();
+    expect(mountsUnder(r.roots)).toEqual([]);
+  }, 1_200_000);
+});
