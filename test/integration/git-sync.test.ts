@@ -33,7 +33,9 @@ describe.each(providerCases())("git sync on $name", { timeout: 180_000 }, ({ mak
       branch: git(repo, "symbolic-ref", "HEAD"),
       index: hashFile(join(repo, ".git", "index")),
     };
-    const h = await harness(repo, { provider: await make(), config: testConfig({ copyIgnored: [".env"] }) });
+    writeFileSync(join(repo, "local secret#1"), "TOKEN=2\n");
+    writeFileSync(join(repo, ".git", "info", "exclude"), "local secret*\n"); // a rule the sandbox does not get
+    const h = await harness(repo, { provider: await make(), config: testConfig({ copyIgnored: [".env", "local secret*"] }) });
     const sandbox = await h.open("ses_seed", { title: "Seed test" });
 
     expect(await h.sh("ses_seed", "cat a.txt")).toBe("a changed");
@@ -42,8 +44,12 @@ describe.each(providerCases())("git sync on $name", { timeout: 180_000 }, ({ mak
     expect(await h.sh("ses_seed", "cat b.txt")).toBe("b"); // the stash is not what the user sees
     expect(await h.sh("ses_seed", "test -e debug.log && echo yes || echo no")).toBe("no");
     expect(await h.sh("ses_seed", "cat .env")).toBe("SECRET=1"); // opted in
+    expect(await h.sh("ses_seed", "cat 'local secret#1'")).toBe("TOKEN=2");
     expect(await h.sh("ses_seed", "git symbolic-ref HEAD")).toBe("refs/heads/opencode");
     expect(await h.sh("ses_seed", "git status --porcelain")).toBe("");
+    // Copied into the sandbox's working tree only: on no branch, and no sync brings them back.
+    expect(git(repo, "ls-tree", "-r", "--name-only", "opencode/1")).not.toMatch(/\.env|local secret/);
+    expect(git(repo, "for-each-ref", "refs/opencode-sandboxed/ignored")).toBe("");
 
     const rec = await h.store.get("ses_seed");
     expect(rec?.branch).toBe("opencode/1");
@@ -59,6 +65,11 @@ describe.each(providerCases())("git sync on $name", { timeout: 180_000 }, ({ mak
     expect(git(repo, "symbolic-ref", "HEAD")).toBe(before.branch);
     expect(hashFile(join(repo, ".git", "index"))).toBe(before.index);
     expect(await sandbox.stat(`${sandbox.projectDir}/.git/opencode-sandboxed/seed.bundle`)).toBeNull();
+
+    await h.sh("ses_seed", "echo more >> a.txt");
+    expect((await h.gitSync.sync("ses_seed", "idle")).kind).toBe("synced");
+    expect(git(repo, "show", "opencode/1:a.txt")).toBe("a changed\nmore");
+    expect(git(repo, "ls-tree", "-r", "--name-only", "opencode/1")).not.toMatch(/\.env|local secret/);
   });
 
   it("seeds a clean checkout at HEAD itself and syncs work incrementally with a message naming the session", async () => {

@@ -18,6 +18,8 @@ export function refSafe(id: string): string {
 
 /** Where the host keeps the sandbox's latest synced HEAD for one session. */
 export const sessionRef = (sessionID: string) => `${PRIVATE_NS}/sessions/${refSafe(sessionID)}`;
+/** The seed's ignored files (copyIgnored), named only while the seed bundle is made. */
+export const ignoredRef = (sessionID: string) => `${PRIVATE_NS}/ignored/${refSafe(sessionID)}`;
 const numberRef = (prefix: string, n: number) => `${PRIVATE_NS}/numbers/${prefix}/${n}`;
 export const branchRef = (branch: string) => `refs/heads/${branch}`;
 

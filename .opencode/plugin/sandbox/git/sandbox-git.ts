@@ -78,6 +78,16 @@ G init -q . >/dev/null 2>&1 || fail "git init failed (is git installed in the sa
 G config user.name "$OC_NAME" && G config user.email "$OC_EMAIL" || fail "git config failed"
 G fetch -q --no-tags "$OC_BUNDLE" "+$OC_REF:refs/opencode-sandboxed/base" 2>&1 || fail "git fetch from the seed bundle failed"
 G checkout -q -f -B "${SANDBOX_BRANCH}" refs/opencode-sandboxed/base 2>&1 || fail "git checkout failed"
+# Ignored files the user opted into: into the working tree, then out of the index again,
+# so they stay ignored and no commit here carries them.
+if [ -n "\${OC_IGNORED_REF:-}" ]; then
+  G fetch -q --no-tags "$OC_BUNDLE" "+$OC_IGNORED_REF:refs/opencode-sandboxed/ignored" 2>&1 || fail "git fetch of the ignored files failed"
+  G checkout -q refs/opencode-sandboxed/ignored -- . 2>&1 && G reset -q 2>&1 || fail "git checkout of the ignored files failed"
+  # Ignored on the host perhaps by a rule the sandbox lacks (.git/info/exclude, a global file): name each here.
+  mkdir -p .git/info
+  G -c core.quotePath=false diff --name-only refs/opencode-sandboxed/base refs/opencode-sandboxed/ignored | sed -e 's/[][*?!#\\\\ ]/\\\\&/g' -e 's|^|/|' >> .git/info/exclude
+  G update-ref -d refs/opencode-sandboxed/ignored
+fi
 rm -f "$OC_BUNDLE"
 echo "@@HEAD $(G rev-parse HEAD)"
 `;

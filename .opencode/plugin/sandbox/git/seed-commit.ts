@@ -43,13 +43,11 @@ export async function seedCommit(input: SeedCommitInput): Promise<{ commit: stri
     if (commit) return { commit, fields: { lastSyncedCommit: commit, baseCommit: record.baseCommit ?? commit } };
   }
   const snap = input.files ? await snapshotFiles(input, input.files) : await snapshot(git, input.repo, {
-    copyIgnored: input.sync.copyIgnored,
     message: `opencode-sandboxed: uncommitted changes at the start of session ${sessionID}`,
     identity: input.identity,
   });
   const commit = snap.commit;
   if (snap.submodules.length) input.notify({ kind: "submodules_skipped", sessionID, paths: snap.submodules });
-  if (snap.copiedIgnored.length) input.log.info(`copied ignored files into the sandbox: ${snap.copiedIgnored.join(", ")}`, sessionID);
   let fields: Partial<SessionRecord> = { baseCommit: commit, lastSyncedCommit: commit };
   if (input.sync.enabled && !record.branch) {
     try {

@@ -11,9 +11,10 @@ import type { Sandbox } from "../providers/provider.js";
 import type { Notify } from "../service/notices.js";
 import { reach, type PhaseHook } from "../util/phases.js";
 import type { HostRepository } from "./host-repo.js";
-import { sessionRef } from "./refs.js";
+import { ignoredRef, sessionRef } from "./refs.js";
 import { runScript, sandboxPath, SEED_SCRIPT } from "./sandbox-git.js";
 import { seedCommit } from "./seed-commit.js";
+import { withIgnored } from "./snapshot.js";
 
 export interface SeederOptions {
   host: HostRepository;
@@ -39,7 +40,7 @@ export class Seeder {
     const identity = await host.who(git);
     const tmp = await host.tmp(repo, "seed");
     try {
-      const fields = await host.locked(repo, async () => {
+      const { fields, ignored } = await host.locked(repo, async () => {
         const { commit, fields } = await seedCommit({
           git,
           repo,
@@ -56,13 +57,32 @@ export class Seeder {
         });
         // Keeps the seed commit reachable (a snapshot commit is otherwise dangling) and names it for the bundle.
         await git.run(["update-ref", "-m", reflog, sessionRef(sessionID), commit]);
-        await git.run(["bundle", "create", tmp, sessionRef(sessionID)]);
-        return fields;
+        // Ignored files the user opted into travel on a ref of their own that lives only for the bundle.
+        const extra = open.files ? undefined : await withIgnored(git, repo, commit, { copyIgnored: this.o.config.sync.copyIgnored, identity });
+        if (!extra) {
+          await git.run(["bundle", "create", tmp, sessionRef(sessionID)]);
+          return { fields, ignored: "" };
+        }
+        this.o.log.info(`copying ignored files into the sandbox (not onto the branch): ${extra.files.join(", ")}`, sessionID);
+        const ref = ignoredRef(sessionID);
+        await git.run(["update-ref", ref, extra.commit]);
+        try {
+          await git.run(["bundle", "create", tmp, sessionRef(sessionID), ref]);
+        } finally {
+          await git.run(["update-ref", "-d", ref], { allowFail: true });
+        }
+        return { fields, ignored: ref };
       });
       await reach(phases, "seed:bundled");
       const remote = sandboxPath(sandbox, "seed.bundle");
       await sandbox.writeFile(remote, await readFile(tmp));
-      await runScript(sandbox, SEED_SCRIPT, { OC_BUNDLE: remote, OC_REF: sessionRef(sessionID), OC_NAME: identity.name, OC_EMAIL: identity.email });
+      await runScript(sandbox, SEED_SCRIPT, {
+        OC_BUNDLE: remote,
+        OC_REF: sessionRef(sessionID),
+        OC_IGNORED_REF: ignored,
+        OC_NAME: identity.name,
+        OC_EMAIL: identity.email,
+      });
       await reach(phases, "seed:done");
       return fields;
     } finally {
