@@ -2,7 +2,7 @@
  * `npm run bench [-- --smoke] [-- name…]`: runs every bench/*.bench.ts (or those whose
  * file name contains one of the names), one after another, each in its own process,
  * and writes the report: BENCHMARKS.md and bench/charts/*.svg for a full run of every
- * benchmark, bench/out/ otherwise (a smoke run, or a partial one).
+ * benchmark, bench/out/smoke/ or bench/out/partial/ otherwise.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -25,7 +25,8 @@ if (!benches.length) {
 }
 
 const full = !smoke && benches.length === all.length;
-const outDir = full ? repo : join(dir, "out");
+// A smoke or partial run never overwrites the committed report, nor each other.
+const outDir = full ? repo : join(dir, "out", smoke ? "smoke" : "partial");
 const chartDir = full ? join(dir, "charts") : join(outDir, "charts");
 rmSync(chartDir, { recursive: true, force: true });
 mkdirSync(chartDir, { recursive: true });
@@ -39,14 +40,13 @@ for (const file of benches) {
   console.log(`\n=== ${file}${smoke ? " (smoke)" : ""}`);
   const json = join(outDir, `.${file}.json`);
   rmSync(json, { force: true });
+  // Progress lines go straight through: a long benchmark must not look hung.
   const r = spawnSync(process.execPath, ["--import", "tsx", join(dir, "lib/child.ts"), join(dir, file), json], {
-    stdio: ["ignore", "inherit", "pipe"],
+    stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, BENCH_SMOKE: smoke ? "1" : "0" },
-    encoding: "utf8",
   });
-  process.stderr.write(r.stderr ?? "");
   try {
-    if (r.status !== 0) throw new Error(`exit ${r.status ?? r.signal}: ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" / ")}`);
+    if (r.status !== 0) throw new Error(`exit ${r.status ?? r.signal} (its output is in the run's log)`);
     const section = JSON.parse(readFileSync(json, "utf8")) as Section;
     rmSync(json, { force: true });
     for (const chart of section.charts) writeFileSync(join(chartDir, `${chart.id}.svg`), await chartSvg(chart));
