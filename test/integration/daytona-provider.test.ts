@@ -8,6 +8,9 @@ import { ConfigSchema } from "../../.opencode/plugin/sandbox/config.js";
 import { DaytonaProvider, INSTALLATION_LABEL, type DaytonaProviderOptions } from "../../.opencode/plugin/sandbox/providers/daytona/index.js";
 import { isSandboxError, type Sandbox } from "../../.opencode/plugin/sandbox/providers/provider.js";
 import { ProjectService } from "../../.opencode/plugin/sandbox/service/project.js";
+import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
+import { SessionManager } from "../../.opencode/plugin/sandbox/core/session-manager.js";
+import { StateStore } from "../../.opencode/plugin/sandbox/core/state-store.js";
 import { startDaytonaStandin, type DaytonaStandin } from "../standin/daytona/index.js";
 import { memoryLogger } from "../support/local-harness.js";
 import { lacks, missingBwrap } from "../support/prereq.js";
@@ -87,6 +90,53 @@ describe("Daytona provider against the stand-in", () => {
       await provider.start(sb.id);
       const again = await provider.connect(sb.id);
       expect(Buffer.from(await again.readFile("kept.txt")).toString()).toBe("kept\n");
+    }
+  }, 120_000);
+
+  it("a sandbox stopped behind the session's back: the live handle says not_running (not a network failure, not retried)", async () => {
+    const other = await provider.create({ labels: { session: "ses_stopped_handle" } });
+    try {
+      await standin.platform.stop(other.id);
+      for (const call of [() => other.exec("echo hi"), () => other.readFile("x.txt")]) {
+        standin.resetRequests();
+        await expect(call()).rejects.toSatisfy((e) => isSandboxError(e, "not_running") && /Is the Sandbox started\?/.test((e as Error).message));
+        // One toolbox request: Daytona's answer is taken at its word, not retried as a lost one.
+        expect(standin.requests.filter((r) => r.path.startsWith(`/toolbox/${other.id}/`))).toHaveLength(1);
+      }
+    } finally {
+      await provider.delete(other.id);
+    }
+  }, 120_000);
+
+  it.each(["exec", "readFile"] as const)("a session's sandbox stopped behind its back: the next %s works, on the same sandbox started again", async (call) => {
+    const dir = await mkdtemp(join(tmpdir(), "dt-session-"));
+    const sessionLog = memoryLogger();
+    const manager = new SessionManager({
+      projectId: "p-stopped",
+      store: new StateStore({ projectId: "p-stopped", worktree: "/w", log: silentLogger, dir: join(dir, "state") }),
+      log: sessionLog,
+      notify: () => {},
+      provider: async () => provider,
+    });
+    const session = `ses_stopped_${call}`;
+    try {
+      const handle = await manager.sandboxFor(session);
+      const id = handle.id;
+      await handle.writeFile("kept.txt", "kept\n");
+      await standin.platform.stop(id);
+      expect((await provider.get(id)).state).toBe("stopped");
+
+      const again = await manager.sandboxFor(session);
+      const result = call === "exec" ? (await again.exec("cat kept.txt")).output : Buffer.from(await again.readFile("kept.txt")).toString();
+      expect(result).toBe("kept\n");
+      expect(again.id).toBe(id);
+      expect((await provider.get(id)).state).toBe("started");
+      expect(sessionLog.lines).toContainEqual(expect.stringMatching(new RegExp(`starting stopped sandbox ${id}`)));
+      // Started once: the call was redone on it, with no blind retries in between.
+      expect(standin.requests.filter((r) => r.method === "POST" && r.path.endsWith(`/sandbox/${id}/start`))).toHaveLength(1);
+    } finally {
+      await manager.delete(session);
+      await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
 

@@ -9,6 +9,9 @@ function sdkError(name: string, message: string, statusCode?: number, headers: R
   return Object.assign(new Error(message), { name, statusCode, headers });
 }
 
+/** What Daytona's runner answers (HTTP 400) for the toolbox of a sandbox that is not started. */
+const NOT_STARTED = "bad request: failed to resolve container IP after 3 attempts: no IP address found. Is the Sandbox started?";
+
 describe("Daytona errors", () => {
   it.each([
     ["a 500", sdkError("DaytonaInternalServerError", "boom", 500), { retry: true }],
@@ -20,6 +23,8 @@ describe("Daytona errors", () => {
     ["a 404", sdkError("DaytonaNotFoundError", "not found", 404), { retry: false }],
     ["a 400", sdkError("DaytonaBadRequestError", "bad", 400), { retry: false }],
     ["not the SDK's", new Error("TypeError somewhere"), { retry: false }],
+    // Not a network failure: retrying cannot help until the sandbox is started again.
+    ["a stopped sandbox's toolbox", sdkError("DaytonaBadRequestError", NOT_STARTED, 400), { retry: false }],
   ])("%s → %j", (_name, error, verdict) => {
     expect(transient(error)).toEqual(verdict);
   });
@@ -30,6 +35,9 @@ describe("Daytona errors", () => {
     [sdkError("DaytonaNotFoundError", "Sandbox x not found", 404), "sandbox_not_found", /not found while trying to run a test: Sandbox x not found/],
     [sdkError("DaytonaBadRequestError", "Total memory limit exceeded. Maximum allowed: 20GiB.\nUpgrade...", 400), "quota", /quota reached while trying to run a test: Total memory limit exceeded\. Maximum allowed: 20GiB\.$/],
     [sdkError("DaytonaBadRequestError", "invalid label", 400), "bad_input", /rejected the request to run a test: invalid label/],
+    [sdkError("DaytonaBadRequestError", NOT_STARTED, 400), "not_running", /the sandbox is not running .* while trying to run a test: .*Is the Sandbox started\?/],
+    // A gateway error is not the runner's answer for a stopped sandbox, whatever it says.
+    [sdkError("DaytonaBadGatewayError", "sandbox x is not running (stopped)", 502), "transient", /HTTP 502/],
     [sdkError("DaytonaInternalServerError", "boom", 500), "transient", /did not answer while trying to run a test \(HTTP 500\) at http:\/\/d\/api/],
     [sdkError("DaytonaConnectionError", "ECONNREFUSED"), "transient", /\(no answer\)/],
   ])("%s → %s", (error, kind, message) => {

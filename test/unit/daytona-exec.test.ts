@@ -153,3 +153,41 @@ describe.each<Mode>(["split", "shell"])("commands on a %s daemon", (mode) => {
     expect(touches).toBe(after);
   });
 });
+
+describe("a sandbox that is not started (stopped behind the plugin's back)", () => {
+  /** What Daytona's runner answers (HTTP 400) for the toolbox of a sandbox that is not started. */
+  const notStarted = () => new DaemonError("DaytonaBadRequestError", "bad request: failed to resolve container IP after 3 attempts: no IP address found. Is the Sandbox started?", 400);
+
+  it("the command never reached it: not_running after one request, not retried, so the caller may start it and send the command again", async () => {
+    const sent: string[] = [];
+    const toolbox: Toolbox = {
+      uploadFile: async () => {},
+      executeCommand: async (command) => {
+        sent.push(command);
+        throw notStarted();
+      },
+    };
+    await expect(runner(toolbox).run("echo x", "/", {})).rejects.toMatchObject({ name: "SandboxError", kind: "not_running" });
+    expect(sent).toHaveLength(1);
+  });
+
+  it("stopped after the command was sent and its answer lost: the outcome is unknown (transient, never not_running) and it is not sent again", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "dt-stopped-"));
+    const host = hostToolbox("shell", (n) => (n === 1 ? "after" : undefined));
+    let stopped = false;
+    const toolbox: Toolbox = {
+      uploadFile: host.toolbox.uploadFile,
+      executeCommand: async (...args) => {
+        if (stopped) throw notStarted();
+        try {
+          return await host.toolbox.executeCommand(...args);
+        } finally {
+          stopped = true; // stopped once the first request is done
+        }
+      },
+    };
+    await expect(runner(toolbox).run("echo x >> f", dir, {})).rejects.toMatchObject({ name: "SandboxError", kind: "transient", message: expect.stringMatching(/stopped while a command ran: whether it ran is unknown/) });
+    expect(await readFile(join(dir, "f"), "utf8")).toBe("x\n");
+    expect(host.sent).toHaveLength(1);
+  });
+});

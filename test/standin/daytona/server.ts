@@ -63,6 +63,21 @@ export function createStandinServer(p: ServerParts): { server: Server; closeSock
     req.socket.destroy();
   };
 
+  /**
+   * What Daytona answers for the toolbox of a sandbox that is not started: the proxy
+   * passes the request to the sandbox's runner, which finds its container without an
+   * IP address and answers 400 (the runner's ErrorResponse has no `source`).
+   */
+  const notStarted = (path: string, method: string): Reply =>
+    json(400, {
+      statusCode: 400,
+      message: "bad request: failed to resolve container IP after 3 attempts: no IP address found. Is the Sandbox started?",
+      code: "BAD_REQUEST",
+      timestamp: new Date().toISOString(),
+      path,
+      method,
+    });
+
   async function toolbox(req: IncomingMessage, url: URL): Promise<Reply> {
     const method = req.method ?? "GET";
     const path = url.pathname;
@@ -72,7 +87,7 @@ export function createStandinServer(p: ServerParts): { server: Server; closeSock
     const sb = p.cp.sandboxes.get(id);
     if (!sb || sb.state === "destroyed") return daemonError(404, "NOT_FOUND", "not found: sandbox not found", path, method, "DAYTONA_PROXY");
     const local = sb.local;
-    if (sb.state !== "started" || !local) return daemonError(502, "BAD_GATEWAY", `sandbox ${id} is not running (${sb.state})`, path, method, "DAYTONA_PROXY");
+    if (sb.state !== "started" || !local) return notStarted(path, method);
     const workDir = local.projectDir;
     try {
       if (rest[0] === "process" && rest[1] === "execute" && rest.length === 2 && method === "POST")

@@ -24,6 +24,17 @@ export function isNoAnswer(error: unknown): boolean {
   return !!e && e.statusCode === undefined && /Connection|Timeout/.test(e.name);
 }
 
+/**
+ * The toolbox of a sandbox that is not started (stopped behind the plugin's back, by
+ * auto-stop or another client): Daytona's runner finds the sandbox's container without
+ * an address and answers 400 "… Is the Sandbox started?". The request never reached the
+ * sandbox, so it is safe to send again once the sandbox is started — not by retrying.
+ */
+export function isNotStarted(error: unknown): boolean {
+  const e = sdkError(error);
+  return !!e && e.statusCode === 400 && /Is the Sandbox started\?/i.test(e.message);
+}
+
 function retryAfterMs(error: SdkError): number | undefined {
   const raw = error.headers?.get?.("retry-after") ?? error.headers?.["retry-after"];
   if (raw === undefined || raw === null) return undefined;
@@ -36,7 +47,7 @@ function retryAfterMs(error: SdkError): number | undefined {
 /** For requests that are safe to send again: server errors, rate limits, no answer. */
 export function transient(error: unknown): Verdict {
   const e = sdkError(error);
-  if (!e) return { retry: false };
+  if (!e || isNotStarted(e)) return { retry: false };
   if (e.statusCode === undefined) return { retry: isNoAnswer(e) };
   if (e.statusCode === 429) return { retry: true, afterMs: retryAfterMs(e) };
   return { retry: e.statusCode >= 500 || e.statusCode === 408 };
@@ -58,6 +69,7 @@ export function toSandboxError(error: unknown, { apiUrl, doing }: ErrorContext):
   if (status === 401 || status === 403)
     return new SandboxError("auth", `Daytona refused the API key (HTTP ${status}) at ${apiUrl} — check DAYTONA_API_KEY (and DAYTONA_API_URL for a self-hosted Daytona): ${detail}`, { cause: error });
   if (status === 404) return new SandboxError("sandbox_not_found", `Daytona: not found while trying to ${doing}: ${detail}`, { cause: error });
+  if (isNotStarted(e)) return new SandboxError("not_running", `Daytona: the sandbox is not running (stopped behind the plugin's back?) while trying to ${doing}: ${detail}`, { cause: error });
   if (status === 400 && /(limit|quota) exceeded/i.test(e.message))
     return new SandboxError("quota", `Daytona quota reached while trying to ${doing}: ${detail}`, { cause: error });
   if (status === 400 || status === 422) return new SandboxError("bad_input", `Daytona rejected the request to ${doing}: ${detail}`, { cause: error });

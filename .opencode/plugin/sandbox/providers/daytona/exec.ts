@@ -4,10 +4,11 @@
  * sandbox says what happened (command.ts): never started → send the same request
  * again (a late copy of the first finds the record and runs nothing); running → wait
  * for it; ended → its output and exit code. A timeout or an abort ends the run's
- * whole session.
+ * whole session. A sandbox that is not started answers before the command reaches
+ * it: `not_running`, so the caller may start it and send the command again.
  */
 import { randomBytes } from "node:crypto";
-import type { ExecOptions, ExecResult, ProviderLog } from "../provider.js";
+import { isSandboxError, SandboxError, type ExecOptions, type ExecResult, type ProviderLog } from "../provider.js";
 import { backoffMs, DEFAULT_RETRY, withRetry, type RetryPolicy } from "../retry.js";
 import { alreadyRan, daemonCommand, daemonCommandForFile, killScript, MAX_INLINE_SCRIPT, runScript, scriptPath, statusScript } from "./command.js";
 import { statusOf, toSandboxError, transient } from "./errors.js";
@@ -84,7 +85,7 @@ export class CommandRunner {
         const verdict = transient(error);
         if (!verdict.retry) throw toSandboxError(error, { apiUrl: this.o.apiUrl, doing: `run a command in sandbox ${this.o.sandboxId}` });
         this.o.log.warn(`daytona ${this.o.sandboxId}: the answer to a command was lost (${(error as Error).message}); asking what became of it`);
-        const status = await this.status(id);
+        const status = await this.statusOfSent(id);
         if (status.state !== "never") return this.await(id, options, status);
         if (sent >= policy.attempts) throw toSandboxError(error, { apiUrl: this.o.apiUrl, doing: `run a command in sandbox ${this.o.sandboxId}` });
         await sleep(backoffMs(sent, policy, Math.random, verdict.afterMs));
@@ -95,7 +96,7 @@ export class CommandRunner {
   /** Waits for a run that started: its recorded end, or its timeout. */
   private async await(id: string, options: ExecOptions, known?: RunStatus): Promise<ExecResult> {
     const deadline = options.timeoutMs ? Date.now() + options.timeoutMs : undefined;
-    for (let status = known ?? (await this.status(id)); ; status = await this.status(id)) {
+    for (let status = known ?? (await this.statusOfSent(id)); ; status = await this.statusOfSent(id)) {
       if (status.state === "ended") return { exitCode: status.exitCode, output: status.output, timedOut: false, aborted: false };
       if (status.state === "killed") return { exitCode: KILLED, output: status.output, timedOut: false, aborted: false };
       if (options.signal?.aborted) return { exitCode: null, output: status.output, timedOut: false, aborted: true };
@@ -108,6 +109,20 @@ export class CommandRunner {
     await this.ask(killScript(id)).catch(() => {});
     const { output } = await this.status(id).catch(() => ({ output: "" }));
     return { exitCode: null, output, timedOut: true, aborted: false };
+  }
+
+  /**
+   * The status of a run that was sent. The sandbox stopping meanwhile is not `not_running`
+   * here: that would have the command sent again on the started sandbox, and it may have
+   * run (or still be cut off half-way). Its outcome is unknown, and said so.
+   */
+  private async statusOfSent(id: string): Promise<RunStatus> {
+    try {
+      return await this.status(id);
+    } catch (error) {
+      if (!isSandboxError(error, "not_running")) throw error;
+      throw new SandboxError("transient", `Daytona sandbox ${this.o.sandboxId} stopped while a command ran: whether it ran is unknown (${error.message})`, { cause: error });
+    }
   }
 
   private async status(id: string): Promise<RunStatus> {
