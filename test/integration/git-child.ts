@@ -36,6 +36,6 @@ if (mode === "sync") {
   const git = new HostGit(repo);
   const head = await git.out(["rev-parse", "HEAD"]);
   const got: number[] = [];
-  for (let i = 0; i < Number(count); i++) got.push((await allocateBranch(git, "opencode", head, "test")).branchNumber);
+  for (let i = 0; i < Number(count); i++) got.push((await allocateBranch(git, "opencode", head, "test", `ses_child_${process.pid}`)).branchNumber);
   console.log(`RESULT ${JSON.stringify(got)}`);
 }

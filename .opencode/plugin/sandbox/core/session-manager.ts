@@ -33,6 +33,8 @@ export interface SessionManagerOptions {
   parentOf?: (sessionID: string) => Promise<string | undefined>;
   /** Seeds a new or re-created sandbox's repository; returns fields to persist. */
   seed?: (sandbox: Sandbox, ctx: SeedContext) => Promise<Partial<SessionRecord> | void>;
+  /** A session's git fields as the host repository records them (for a rebuild after a lost state file). */
+  recover?: (sessionID: string) => Promise<Partial<SessionRecord>>;
   /** Environment for every command in the sandboxes (configured by the user). */
   env?: Record<string, string>;
   /** Tests: stop at named points (see util/phases.ts). */
@@ -57,6 +59,8 @@ export class SessionManager {
   private readonly deleted = new Set<string>();
   private preflighted = false;
   private orphansChecked = false;
+  /** The rebuild after a corrupt state file: every session resolving meanwhile waits for it. */
+  private rebuilt: Promise<void> | undefined;
 
   constructor(private readonly options: SessionManagerOptions) {}
 
@@ -136,7 +140,14 @@ export class SessionManager {
     }
     let record = await store.get(root);
     if (store.takeCorrupt()) {
-      await this.rebuild(provider);
+      const rebuilt: Promise<void> = this.rebuild(provider).catch((error: unknown) => {
+        if (this.rebuilt === rebuilt) this.rebuilt = undefined;
+        throw error;
+      });
+      this.rebuilt = rebuilt;
+    }
+    if (this.rebuilt && !record) {
+      await this.rebuilt;
       record = await store.get(root);
     }
     record ??= await store.migrateFromOtherProjects(root);
@@ -245,19 +256,39 @@ export class SessionManager {
     });
   }
 
-  /** Rebuild the map from the provider's labels after a corrupt state file. */
+  /**
+   * Rebuild the map after a corrupt state file: sandboxes from the provider's labels,
+   * each session's branch and sync point from the host repository's refs.
+   */
   private async rebuild(provider: SandboxProvider) {
     const { store, log, projectId } = this.options;
     const found = await provider.list({ plugin: LABEL_PLUGIN, project: projectId });
+    const recovered = new Map<string, Partial<SessionRecord>>();
+    for (const info of found) {
+      const session = info.labels.session;
+      if (!session || recovered.has(session)) continue;
+      const fields = await this.options.recover?.(session).catch((error: unknown) => {
+        log.warn(`could not read the session's branch back from the repository: ${(error as Error).message}`, session);
+        return {};
+      });
+      recovered.set(session, fields ?? {});
+    }
     const now = new Date().toISOString();
+    const added: string[] = [];
     await store.update((state) => {
       for (const info of found) {
         const session = info.labels.session;
-        if (session && !state.sessions[session])
-          state.sessions[session] = { provider: provider.name, sandboxId: info.id, createdAt: now, lastUsedAt: now, seededAt: now };
+        if (!session || state.sessions[session]) continue;
+        const fields = recovered.get(session) ?? {};
+        state.sessions[session] = { ...fields, provider: provider.name, sandboxId: info.id, createdAt: now, lastUsedAt: now, seededAt: now };
+        added.push(
+          `${session} → sandbox ${info.id}, ` +
+            (fields.branch ? `branch ${fields.branch}` : "no branch found") +
+            (fields.lastSyncedCommit ? `, last synced ${fields.lastSyncedCommit.slice(0, 12)}` : ""),
+        );
       }
     });
-    log.warn(`rebuilt the session map from ${found.length} sandbox(es) found by label`);
+    log.warn(`rebuilt the session map from ${found.length} sandbox(es) found by label${added.length ? `; recovered: ${added.join("; ")}` : ""}`);
     this.options.notify({ kind: "state_rebuilt", found: found.length });
   }
 

@@ -82,7 +82,7 @@ export async function intoHost(input: IntoHostInput): Promise<IntoHost> {
   if (!branch) {
     // Allocation failed at seed time (a blocking branch): try again now.
     try {
-      const a = await allocateBranch(git, input.branchPrefix, head, reflog);
+      const a = await allocateBranch(git, input.branchPrefix, head, reflog, sessionID);
       return { outcome: { kind: "advanced", branch: a.branch, to: head }, fields: { branch: a.branch, branchNumber: a.branchNumber, branchTip: head } };
     } catch (error) {
       if (isGitSyncError(error, "branch_blocked")) input.notify({ kind: "branch_blocked", sessionID, message: error.message });

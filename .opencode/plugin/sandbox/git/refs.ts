@@ -22,6 +22,12 @@ export const sessionRef = (sessionID: string) => `${PRIVATE_NS}/sessions/${refSa
 export const ignoredRef = (sessionID: string) => `${PRIVATE_NS}/ignored/${refSafe(sessionID)}`;
 const numberRef = (prefix: string, n: number) => `${PRIVATE_NS}/numbers/${prefix}/${n}`;
 export const branchRef = (branch: string) => `refs/heads/${branch}`;
+/**
+ * Names the branch a session owns, pointing at the commit it was allocated at (the
+ * seed's base): lets a lost state file be rebuilt from the repository alone.
+ */
+export const ownerPrefix = (sessionID: string) => `${PRIVATE_NS}/owners/${refSafe(sessionID)}/`;
+const ownerRef = (sessionID: string, branch: string) => `${ownerPrefix(sessionID)}${branch}`;
 
 /** A local branch that makes `<prefix>/<N>` impossible (`opencode` blocks `opencode/1`). */
 export async function blockingBranch(git: HostGit, prefix: string): Promise<string | undefined> {
@@ -59,19 +65,22 @@ async function highestNumber(git: HostGit, prefix: string): Promise<number> {
   return max;
 }
 
-/** Creates `refs/heads/<prefix>/<N>` at `commit` for the lowest free N above every used one. */
+/** Creates `refs/heads/<prefix>/<N>` at `commit` for the lowest free N above every used one, owned by `sessionID`. */
 export async function allocateBranch(
   git: HostGit,
   prefix: string,
   commit: string,
   message: string,
+  sessionID: string,
 ): Promise<{ branchNumber: number; branch: string }> {
   const blocker = await blockingBranch(git, prefix);
   if (blocker) throw new GitSyncError("branch_blocked", blockedMessage(blocker, prefix));
   let n = (await highestNumber(git, prefix)) + 1;
   for (let tries = 0; tries < 1000; tries++, n++) {
     const branch = `${prefix}/${n}`;
-    if (await tryCreate(git, [branchRef(branch), numberRef(prefix, n)], commit, message)) return { branchNumber: n, branch };
+    // One transaction: a number is never taken without its owner being named.
+    if (await tryCreate(git, [branchRef(branch), numberRef(prefix, n), ownerRef(sessionID, branch)], commit, message))
+      return { branchNumber: n, branch };
     // Lost a race (or a stray ref): re-check the blocker so the message stays precise.
     const late = await blockingBranch(git, prefix);
     if (late) throw new GitSyncError("branch_blocked", blockedMessage(late, prefix));

@@ -51,7 +51,7 @@ export async function seedCommit(input: SeedCommitInput): Promise<{ commit: stri
   let fields: Partial<SessionRecord> = { baseCommit: commit, lastSyncedCommit: commit };
   if (input.sync.enabled && !record.branch) {
     try {
-      const { branch, branchNumber } = await allocateBranch(git, input.sync.branchPrefix, commit, input.reflog);
+      const { branch, branchNumber } = await allocateBranch(git, input.sync.branchPrefix, commit, input.reflog, sessionID);
       fields = { ...fields, branch, branchNumber, branchTip: commit };
       // Recorded at once: a seed killed from here on resumes this branch instead of taking another number.
       await input.persist(fields);

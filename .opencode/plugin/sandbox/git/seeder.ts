@@ -11,6 +11,7 @@ import type { Sandbox } from "../providers/provider.js";
 import type { Notify } from "../service/notices.js";
 import { reach, type PhaseHook } from "../util/phases.js";
 import type { HostRepository } from "./host-repo.js";
+import { recoverSession } from "./recover.js";
 import { ignoredRef, sessionRef } from "./refs.js";
 import { runScript, sandboxPath, SEED_SCRIPT } from "./sandbox-git.js";
 import { seedCommit } from "./seed-commit.js";
@@ -28,6 +29,13 @@ export interface SeederOptions {
 
 export class Seeder {
   constructor(private readonly o: SeederOptions) {}
+
+  /** SessionManagerOptions.recover: the session's branch and sync point as the repository's refs record them. */
+  recover = async (sessionID: string): Promise<Partial<SessionRecord>> => {
+    const open = await this.o.host.find();
+    if (!open) return {};
+    return recoverSession(open.git, sessionID, this.o.config.sync.branchPrefix);
+  };
 
   /** SessionManagerOptions.seed: the record fields the seed decided (base commit, branch). */
   seed = async (sandbox: Sandbox, ctx: SeedContext): Promise<Partial<SessionRecord>> => {

@@ -74,6 +74,7 @@ export class ProjectService {
       notify,
       env: config.sandboxEnv,
       seed: seeder.seed,
+      recover: seeder.recover,
       provider: () => this.provider(),
       parentOf: o.parentOf,
       phases,
