@@ -41,12 +41,14 @@ const damages = {
 
 describe("a damaged state file", () => {
   it.each([
-    { damage: "garbled", ownerRefs: true },
-    { damage: "empty", ownerRefs: true },
-    { damage: "cut in half", ownerRefs: true },
+    { damage: "garbled", ownerRefs: true, together: false },
+    { damage: "empty", ownerRefs: true, together: false },
+    { damage: "cut in half", ownerRefs: true, together: false },
+    // Both sessions' first calls at once: the one that did not find the file damaged waits for the other's rebuild.
+    { damage: "garbled", ownerRefs: true, together: true },
     // A repository whose branches were allocated before owner refs existed: found by the branches' reflogs.
-    { damage: "garbled", ownerRefs: false },
-  ] as const)("$damage (owner refs: $ownerRefs): each session's next sync lands on its own old branch", { timeout: 120_000 }, async ({ damage, ownerRefs }) => {
+    { damage: "garbled", ownerRefs: false, together: false },
+  ] as const)("$damage (owner refs: $ownerRefs, sessions at once: $together): each session's next sync lands on its own old branch", { timeout: 120_000 }, async ({ damage, ownerRefs, together }) => {
     const repo = await makeRepo();
     const provider = new DirProvider(await tempDir("state-rebuild-sbx-"));
     const stateDir = await tempDir("state-rebuild-state-");
@@ -77,6 +79,7 @@ describe("a damaged state file", () => {
     const lines: string[] = [];
     const after = kit(repo, provider, stateDir, recordingLogger(lines));
     try {
+      if (together) await Promise.all(sessions.map((id) => after.sandboxFor(id)));
       for (const id of sessions) {
         expect((await after.sandboxFor(id)).id).toBe(ids[id]);
         expect(await after.store.get(id)).toMatchObject({ sandboxId: ids[id], branch: branches[id], branchNumber: Number(branches[id]!.split("/")[1]) });
