@@ -103,3 +103,35 @@ describe("a damaged state file", () => {
     }
   });
 });
+
+describe("a damaged state file, a session whose work was diverted beside its branch", () => {
+  it("keeps moving the same side branch after the rebuild", { timeout: 120_000 }, async () => {
+    const repo = await makeRepo();
+    const provider = new DirProvider(await tempDir("state-rebuild-sbx-"));
+    const stateDir = await tempDir("state-rebuild-state-");
+    const id = "ses_side";
+    const sh = async (service: ProjectService, command: string) => {
+      const r = await (await service.sandboxFor(id)).exec(command, { env: GIT_TEST_ENV });
+      expect(r.exitCode, r.output).toBe(0);
+    };
+    const before = kit(repo, provider, stateDir, recordingLogger([]));
+    await sh(before, "echo one > one.txt");
+    // The user commits on the session's branch: the sandbox's work then goes beside it.
+    git(repo, "checkout", "-q", "opencode/1");
+    git(repo, "commit", "-q", "--allow-empty", "-m", "the user's commit");
+    git(repo, "checkout", "-q", "main");
+    expect(await before.sync(id)).toMatchObject({ outcome: { kind: "diverted", sideBranch: "opencode/1-sandbox-1", created: true } });
+    await before.manager.dispose();
+    writeFileSync(join(stateDir, "p.json"), "garbage");
+
+    const after = kit(repo, provider, stateDir, recordingLogger([]));
+    try {
+      await sh(after, "echo two > two.txt");
+      expect(await after.sync(id)).toMatchObject({ outcome: { kind: "diverted", branch: "opencode/1", sideBranch: "opencode/1-sandbox-1", created: false } });
+      expect(git(repo, "show", "opencode/1-sandbox-1:two.txt")).toBe("two");
+      expect(git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/opencode/").split("\n")).toEqual(["opencode/1", "opencode/1-sandbox-1"]);
+    } finally {
+      await after.manager.dispose();
+    }
+  });
+});

@@ -8,7 +8,7 @@ import type { SessionRecord } from "../core/state-store.js";
 import type { HostGit } from "./host-git.js";
 import { branchRef, ownerPrefix, PRIVATE_NS, sessionRef } from "./refs.js";
 
-export type RecoveredFields = Pick<SessionRecord, "branch" | "branchNumber" | "baseCommit" | "lastSyncedCommit" | "branchTip">;
+export type RecoveredFields = Pick<SessionRecord, "branch" | "branchNumber" | "baseCommit" | "lastSyncedCommit" | "branchTip" | "sideBranch">;
 
 export async function recoverSession(git: HostGit, sessionID: string, prefix: string): Promise<RecoveredFields> {
   const lastSynced = await git.resolve(sessionRef(sessionID));
@@ -20,6 +20,11 @@ export async function recoverSession(git: HostGit, sessionID: string, prefix: st
     const tip = await git.resolve(branchRef(owned.branch));
     // Only a tip this session's own commits explain counts as what sync set (else: the user's commits).
     if (tip && (tip === lastSynced || tip === owned.base)) fields.branchTip = tip;
+    // Work diverted beside the branch keeps moving there (not onto a new `-sandbox-<k+1>`).
+    if (lastSynced && tip !== lastSynced) {
+      const side = await sideBranchAt(git, owned.branch, lastSynced);
+      if (side) fields.sideBranch = side;
+    }
   }
   const base = owned?.base ?? lastSynced;
   if (base) fields.baseCommit = base;
@@ -59,4 +64,16 @@ async function branchByReflog(git: HostGit, sessionID: string, prefix: string): 
     if (log.code === 0 && first && wanted.includes(first)) return { branch, number, base: await git.resolve(ref) };
   }
   return undefined;
+}
+
+/** The `<branch>-sandbox-<k>` (highest k) a sync last set to `commit`. */
+async function sideBranchAt(git: HostGit, branch: string, commit: string): Promise<string | undefined> {
+  const out = await git.out(["for-each-ref", "--format=%(objectname) %(refname:lstrip=2)", `${branchRef(branch)}-sandbox-*`]);
+  let best: { name: string; k: number } | undefined;
+  for (const line of out.split("\n").filter(Boolean)) {
+    const [sha, name] = line.split(" ");
+    const k = Number(/-sandbox-(\d+)$/.exec(name)?.[1]);
+    if (sha === commit && Number.isInteger(k) && (!best || k > best.k)) best = { name, k };
+  }
+  return best?.name;
 }
