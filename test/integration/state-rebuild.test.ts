@@ -7,7 +7,11 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Logger } from "../../.opencode/plugin/sandbox/core/logger.js";
+import { silentLogger, type Logger } from "../../.opencode/plugin/sandbox/core/logger.js";
+import { LocalProvider } from "../../.opencode/plugin/sandbox/providers/local/index.js";
+import type { SandboxProvider } from "../../.opencode/plugin/sandbox/providers/provider.js";
+import { LIMITS } from "../support/local-harness.js";
+import { lacks, missingBwrap } from "../support/prereq.js";
 import { ProjectService } from "../../.opencode/plugin/sandbox/service/project.js";
 import { DirProvider } from "../support/dir-provider.js";
 import { cleanupAll, git, GIT_TEST_ENV, makeRepo, tempDir, testConfig } from "./git-support.js";
@@ -20,7 +24,7 @@ function recordingLogger(lines: string[]): Logger {
 }
 
 /** One project service (one OpenCode process); the provider outlives it, as sandboxes outlive OpenCode. */
-function kit(repo: string, provider: DirProvider, stateDir: string, log: Logger) {
+function kit(repo: string, provider: SandboxProvider, stateDir: string, log: Logger) {
   return new ProjectService({
     projectId: "p",
     worktree: repo,
@@ -41,16 +45,21 @@ const damages = {
 
 describe("a damaged state file", () => {
   it.each([
-    { damage: "garbled", ownerRefs: true, together: false },
-    { damage: "empty", ownerRefs: true, together: false },
-    { damage: "cut in half", ownerRefs: true, together: false },
+    { damage: "garbled", ownerRefs: true, together: false, local: false },
+    { damage: "empty", ownerRefs: true, together: false, local: false },
+    { damage: "cut in half", ownerRefs: true, together: false, local: false },
     // Both sessions' first calls at once: the one that did not find the file damaged waits for the other's rebuild.
-    { damage: "garbled", ownerRefs: true, together: true },
+    { damage: "garbled", ownerRefs: true, together: true, local: false },
     // A repository whose branches were allocated before owner refs existed: found by the branches' reflogs.
-    { damage: "garbled", ownerRefs: false, together: false },
-  ] as const)("$damage (owner refs: $ownerRefs, sessions at once: $together): each session's next sync lands on its own old branch", { timeout: 120_000 }, async ({ damage, ownerRefs, together }) => {
+    { damage: "garbled", ownerRefs: false, together: false, local: false },
+    // The same on real local (bubblewrap) sandboxes.
+    { damage: "cut in half", ownerRefs: true, together: true, local: true },
+  ] as const)("$damage (owner refs: $ownerRefs, sessions at once: $together, local: $local): each session's next sync lands on its own old branch", { timeout: 120_000 }, async ({ damage, ownerRefs, together, local }) => {
+    if (local && lacks(missingBwrap())) return;
     const repo = await makeRepo();
-    const provider = new DirProvider(await tempDir("state-rebuild-sbx-"));
+    const provider: SandboxProvider = local
+      ? new LocalProvider({ root: await tempDir("state-rebuild-local-"), network: "none", ...LIMITS, log: silentLogger })
+      : new DirProvider(await tempDir("state-rebuild-sbx-"));
     const stateDir = await tempDir("state-rebuild-state-");
     const sessions = ["ses_a", "ses_b"] as const;
     const sh = async (service: ProjectService, id: string, command: string) => {
@@ -100,6 +109,8 @@ describe("a damaged state file", () => {
       expect(lines.some((l) => l.startsWith(`State file ${file} is unreadable`))).toBe(true);
     } finally {
       await after.manager.dispose();
+      for (const info of await provider.list({})) await provider.delete(info.id).catch(() => {});
+      await provider.dispose?.();
     }
   });
 });
