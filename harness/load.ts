@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { scriptMarker, type Step } from "./model-server.js";
-import type { Served } from "./opencode.js";
+import type { Served, Workbench } from "./opencode.js";
 
 /** One session's script and the files it leaves, relative to the project root. */
 export interface LoadScript {
@@ -102,6 +102,17 @@ export function branchFiles(project: string, branch: string): Record<string, str
   for (const path of git("ls-tree", "-r", "--name-only", branch).split("\n").filter(Boolean)) out[path] = git("show", `${branch}:${path}`);
   return out;
 }
+
+/** A session's branch as the user sees it: its files, the first commit's README aside ({} before it has one). */
+export function sessionBranch(bench: Pick<Workbench, "project" | "state">, sessionID: string): Record<string, string> {
+  const n = bench.state().sessions[sessionID]?.branchNumber;
+  if (n === undefined) return {};
+  const { "README.md": _readme, ...files } = branchFiles(bench.project, `opencode/${n}`);
+  return files;
+}
+
+/** The same files with the same contents. */
+export const sameFiles = (a: Record<string, string>, b: Record<string, string>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -8,6 +8,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdir } from "node:fs/promises";
+import { seededRandom } from "../../test/support/seeded-random.js";
 
 export const BENCH_GIT_ENV = {
   ...process.env,
@@ -27,17 +28,6 @@ export interface GeneratedRepo {
   commits: number;
 }
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   "const let return import export from function async await if else for while new this class interface type " +
@@ -86,7 +76,7 @@ export async function generateRepo(dir: string, files: number, { seed = 1, commi
   await mkdir(dir, { recursive: true });
   const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, env: BENCH_GIT_ENV, stdio: ["ignore", "ignore", "pipe"] });
   git("init", "-q", "-b", "main");
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const chunks: Buffer[] = [];
   const put = (s: string) => chunks.push(Buffer.from(s));
   let mark = 0;

@@ -7,7 +7,7 @@
  * requests of the fault-free pass. Waits are bounds for a hang.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { branchFiles, runLoad, type LoadRun } from "../../harness/load.js";
+import { runLoad, sameFiles, sessionBranch, type LoadRun } from "../../harness/load.js";
 import { Workbench } from "../../harness/opencode.js";
 import { lacks, missingBwrap, missingCommand, missingRoot } from "../support/prereq.js";
 import { until } from "../support/until.js";
@@ -35,14 +35,6 @@ interface Pass {
   requests: RecordedRequest[];
 }
 
-/** A session's branch as the user sees it: its files (the first commit's README aside). */
-function sessionBranch(b: Workbench, sessionID: string): Record<string, string> {
-  const n = b.state().sessions[sessionID]?.branchNumber;
-  if (n === undefined) return {};
-  const { "README.md": _readme, ...files } = branchFiles(b.project, `opencode/${n}`);
-  return files;
-}
-const same = (a: Record<string, string>, b: Record<string, string>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
 /** The longest run of failed tries of one request: consecutive faulted entries on one method and path. */
 function longestFailedRun(requests: RecordedRequest[]): number {
@@ -74,7 +66,7 @@ async function pass(s: DaytonaStandin, label: string, faulty: boolean): Promise<
   const run = await runLoad(served, { sessions: SESSIONS, timeoutMs: 900_000 });
   const ids = run.outcomes.filter((o) => o.sessionID).map((o) => o.sessionID!);
   // Each session syncs once it went idle: wait (a bound for a hang) for every branch to hold its work.
-  await until(() => run.outcomes.every((o) => o.sessionID && same(sessionBranch(bench, o.sessionID), o.files)), `${label}: every session's work on its branch`, 600_000).catch(() => {});
+  await until(() => run.outcomes.every((o) => o.sessionID && sameFiles(sessionBranch(bench, o.sessionID), o.files)), `${label}: every session's work on its branch`, 600_000).catch(() => {});
   const requests = [...s.requests];
   s.faults.clear();
 

@@ -5,9 +5,8 @@
  * sandboxes directory, git branches, processes and mounts. Waits are bounds for a hang.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { branchFiles, runLoad, type LoadRun } from "../../harness/load.js";
+import { runLoad, sameFiles, sessionBranch, type LoadRun } from "../../harness/load.js";
 import { Workbench, type Served } from "../../harness/opencode.js";
 import { lacks, missingBwrap, missingCommand } from "../support/prereq.js";
 import { until } from "../support/until.js";
@@ -35,14 +34,6 @@ function bwrapsOf(root: string): number[] {
   }
   return pids;
 }
-/** A session's branch as the user sees it: its files (the first commit's README aside). */
-function sessionBranch(b: Workbench, sessionID: string): Record<string, string> {
-  const n = b.state().sessions[sessionID]?.branchNumber;
-  if (n === undefined) return {};
-  const { "README.md": _readme, ...files } = branchFiles(b.project, `opencode/${n}`);
-  return files;
-}
-const same = (a: Record<string, string>, b: Record<string, string>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
 describe(`load: ${SESSIONS} concurrent sessions on the local provider`, () => {
   if (lacks(missingBwrap(), missingCommand("git"), missingCommand("rg"))) return;
@@ -64,7 +55,7 @@ describe(`load: ${SESSIONS} concurrent sessions on the local provider`, () => {
   it(`${SESSIONS} correct branches: opencode/<N> holds exactly its session's files and contents`, async () => {
     const b = bench!;
     // Each session syncs once it went idle: wait (a bound for a hang) for every branch to hold its work.
-    await until(() => run.outcomes.every((o) => same(sessionBranch(b, o.sessionID!), o.files)), "every session's work on its branch", 600_000).catch(() => {});
+    await until(() => run.outcomes.every((o) => sameFiles(sessionBranch(b, o.sessionID!), o.files)), "every session's work on its branch", 600_000).catch(() => {});
     for (const o of run.outcomes) expect(sessionBranch(b, o.sessionID!), `session ${o.index}`).toEqual(o.files);
     expect(b.git("for-each-ref", "--format=%(refname:short)", "refs/heads/opencode/").split("\n").filter(Boolean)).toHaveLength(SESSIONS);
     expect(b.git("fsck", "--no-progress", "--strict")).toBe("");

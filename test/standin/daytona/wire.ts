@@ -8,6 +8,7 @@
  *   the fault instead of the real answer). Optional probability with a seeded generator,
  *   so a "10 % of requests fail" run is reproducible.
  */
+import { seededRandom } from "../../support/seeded-random.js";
 
 export interface RecordedRequest {
   method: string;
@@ -79,17 +80,6 @@ interface LiveRule extends FaultRule {
   hits: number;
 }
 
-/** mulberry32: small, seedable, good enough to pick which requests fail. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function describeFault(fault: Fault): string {
   if ("status" in fault) return `status ${fault.status}`;
@@ -103,12 +93,12 @@ export class Faults {
   private random: () => number;
 
   constructor(seed = 1) {
-    this.random = seeded(seed);
+    this.random = seededRandom(seed);
   }
 
   /** Re-seeds the generator used by `probability`. */
   seed(seed: number): void {
-    this.random = seeded(seed);
+    this.random = seededRandom(seed);
   }
 
   add(rule: FaultRule): FaultHandle {
