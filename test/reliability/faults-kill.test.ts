@@ -9,18 +9,13 @@
  * process made but never recorded is reported as an orphan, and no mount is left.
  */
 import { appendFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { StateFileSchema } from "../../.opencode/plugin/sandbox/core/state-store.js";
 import { lacks, missingBwrap, missingCommand, missingRoot } from "../support/prereq.js";
 import { waitFor } from "../e2e/support/opencode.js";
-import { bash, branchFile, fsck, kill9, mountsUnder, rig, subjects, tipOf, waitPaused, type ProviderName, type Rig } from "./faults-support.js";
+import { bash, branchFile, fsck, kill9, mountsUnder, subjects, tipOf, waitPaused, type ProviderName, rigPerTest, SERVE_BOUND_MS } from "./faults-support.js";
 
-let current: Rig | undefined;
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail" && current) console.error(current.bench.pluginLog().slice(-8000));
-  await current?.dispose();
-  current = undefined;
-});
+const newRig = rigPerTest();
 
 const COMMIT = "echo work > work.txt && git add work.txt && git commit -qm 'agent work' && echo committed";
 /** The second turn commits only when the first never got to (the sandbox's history says). */
@@ -39,7 +34,6 @@ const PHASES = [
   { during: "a state write", pause: "state:written", committedBefore: false, orphan: true },
 ] as const;
 /** Bounds for a hang only: a serve took over 60 s to answer on a 2-core machine at load 40. */
-const SERVE_BOUND_MS = 300_000;
 const CASE_BOUND_MS = 1_200_000;
 const PROVIDERS: ProviderName[] = ["local", "daytona"];
 const CASES = PROVIDERS.flatMap((provider) => PHASES.map((p) => [`${provider}, during ${p.during} (${p.pause})`, { provider, ...p }] as const));
@@ -50,7 +44,7 @@ describe("kill -9 of OpenCode at each phase, then a restart", () => {
   it.each(CASES)("%s: state readable, no lost commit, branch at old or new tip, fsck clean, orphans reported", async (_, { provider, pause, committedBefore, orphan }) => {
     const t0 = Date.now();
     const mark = (what: string) => process.env.FAULTS_TRACE && appendFileSync(process.env.FAULTS_TRACE, `${provider} ${pause} ${((Date.now() - t0) / 1000).toFixed(1)}s ${what}\n`);
-    const r = (current = await rig(provider));
+    const r = await newRig(provider);
     const { bench } = r;
     const base = bench.git("rev-parse", "HEAD");
 

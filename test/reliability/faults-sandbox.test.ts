@@ -8,22 +8,16 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import { LocalProvider } from "../../.opencode/plugin/sandbox/providers/local/index.js";
 import { waitFor } from "../e2e/support/opencode.js";
 import { LIMITS } from "../support/local-harness.js";
 import { processesOfUid } from "../support/processes.js";
 import { lacks, missingBwrap, missingCommand, missingRoot } from "../support/prereq.js";
-import { bash, branchFile, mountsUnder, rig, type ProviderName, type Rig } from "./faults-support.js";
+import { bash, branchFile, mountsUnder, type ProviderName, type Rig, rigPerTest, SERVE_BOUND_MS } from "./faults-support.js";
 
-const SERVE_BOUND_MS = 300_000;
-let current: Rig | undefined;
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail" && current) console.error(current.bench.pluginLog().slice(-8000));
-  await current?.dispose();
-  current = undefined;
-});
+const newRig = rigPerTest();
 
 /** What happens to the sandbox, behind the plugin's back. */
 async function behindItsBack(r: Rig, provider: ProviderName, what: "deleted" | "stopped", id: string) {
@@ -45,7 +39,7 @@ describe("a sandbox deleted or stopped behind the plugin's back", () => {
   if (lacks(missingRoot(), missingBwrap(), missingCommand("python3"), missingCommand("curl"))) return;
 
   it.each(CASES)("%s: the next tool call works, with the session's work", async (_, provider, what) => {
-    const r = (current = await rig(provider));
+    const r = await newRig(provider);
     const { bench } = r;
     const served = await bench.serve({ timeoutMs: SERVE_BOUND_MS });
     const id = await served.createSession("behind");

@@ -9,20 +9,14 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { StateFileSchema } from "../../.opencode/plugin/sandbox/core/state-store.js";
 import type { ChatRequest, ScriptItem } from "../e2e/support/model-server.js";
 import { waitFor, type Served } from "../e2e/support/opencode.js";
 import { lacks, missingBwrap, missingRoot } from "../support/prereq.js";
-import { bash, branchFile, fsck, mountsUnder, rig, type Rig } from "./faults-support.js";
+import { bash, branchFile, fsck, mountsUnder, type Rig, rigPerTest, SERVE_BOUND_MS } from "./faults-support.js";
 
-const SERVE_BOUND_MS = 300_000;
-let current: Rig | undefined;
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail" && current) console.error(current.bench.pluginLog().slice(-8000));
-  await current?.dispose();
-  current = undefined;
-});
+const newRig = rigPerTest();
 
 /** One tool call, then text: decided per request, so sessions prompted at once each get their own call. */
 const oneCall = (command: (req: ChatRequest) => string): ScriptItem[] =>
@@ -47,7 +41,7 @@ describe("a damaged state file", () => {
     ["truncated", (s: string) => s.slice(0, Math.floor(s.length / 2))],
     ["garbled", (s: string) => s.replace(/"sessions"/, '"sessions\u0000')],
   ])("%s: moved aside, every session keeps its sandbox and its branch", async (_, damage) => {
-    const r = (current = await rig("local"));
+    const r = await newRig("local");
     const { bench } = r;
     let served = await bench.serve({ timeoutMs: SERVE_BOUND_MS });
     bench.model.set(oneCall(commitWord));
@@ -85,7 +79,7 @@ describe("two OpenCode processes on one project", () => {
   if (lacks(missingRoot(), missingBwrap())) return;
 
   it("never the same branch number; neither deletes a sandbox the other uses", async () => {
-    const r = (current = await rig("local"));
+    const r = await newRig("local");
     const { bench } = r;
     bench.model.set(oneCall(commitWord));
     const [a, b] = await Promise.all([bench.serve({ timeoutMs: SERVE_BOUND_MS }), bench.serve({ timeoutMs: SERVE_BOUND_MS })]);

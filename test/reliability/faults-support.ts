@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach } from "vitest";
 import { startDaytonaStandin, type DaytonaStandin } from "../standin/daytona/index.js";
 import type { Step } from "../e2e/support/model-server.js";
 import { Workbench, waitFor, type Served } from "../e2e/support/opencode.js";
@@ -113,4 +114,18 @@ export async function kill9(served: Served): Promise<void> {
   const gone = new Promise<void>((r) => served.child.on("exit", () => r()));
   served.child.kill("SIGKILL");
   await gone;
+}
+
+/** A bound for a hang only: how long `opencode serve` may take to answer on a loaded machine. */
+export const SERVE_BOUND_MS = 300_000;
+
+/** A rig per test, disposed after it; when the test failed, the plugin's log is printed first. */
+export function rigPerTest(): (...args: Parameters<typeof rig>) => Promise<Rig> {
+  let current: Rig | undefined;
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === "fail" && current) console.error(current.bench.pluginLog().slice(-8000));
+    await current?.dispose();
+    current = undefined;
+  });
+  return async (...args) => (current = await rig(...args));
 }
