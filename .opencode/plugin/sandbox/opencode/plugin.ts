@@ -107,6 +107,12 @@ export async function createSandboxPlugin(input: PluginInput, options: Record<st
     ...systemPromptPlugin(directory),
     tool: { ...ownTools, ...sandboxed.tool },
     "tool.execute.before": sandboxed["tool.execute.before"],
+    // OpenCode's snapshots track the host checkout, which the agent no longer changes: they
+    // cost a git add of the project at every step (two thirds of OpenCode's CPU under load,
+    // measured), and /undo would check out the snapshot's files over the user's own edits.
+    async config(cfg) {
+      cfg.snapshot = false;
+    },
     async event({ event }) {
       // Again when a session starts: the start-up toast can precede any attached TUI
       // (OpenCode bootstraps the project before clients subscribe).
