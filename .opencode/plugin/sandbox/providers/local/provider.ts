@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { unlinkSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { SandboxError, type CreateSpec, type Diagnosis, type DiskUsage, type ProviderLog, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxState } from "../provider.js";
-import { alive, ref } from "../../util/process-ref.js";
+import { alive, ref, type ProcessRef } from "../../util/process-ref.js";
 import { detectCgroups, removeCgroups, type CgroupSupport } from "./cgroups.js";
 import type { ChannelLimits } from "./channel-limits.js";
 import { AgentClient } from "./client.js";
@@ -30,6 +30,7 @@ import { LocalSandbox } from "./sandbox.js";
 import { cleanupDead, cleanupStale, killUid } from "./stale.js";
 import { bringUp } from "./start.js";
 import { egressEnv, type Egress } from "./egress.js";
+import { ending, waitEnded, type Ending } from "./ended.js";
 import { makePolicy, type EgressPolicy, type NetworkMode } from "./egress-policy.js";
 import type { EgressBlocked, Resolve } from "./egress-proxy.js";
 import { Store, type Meta, type Owner } from "./store.js";
@@ -64,10 +65,14 @@ interface Running {
   slirp?: Slirp;
   egress?: Egress;
   cgroups: string[];
-  ended: Promise<void>;
+  /** bubblewrap, as /proc knows it (its end is seen there when its exit event does not come). */
+  bwrap: ProcessRef | null;
+  ending: Ending;
 }
 
 const isRoot = () => process.getuid?.() === 0;
+/** A killed bubblewrap ends at once; this bounds a stop that would otherwise wait on a process the kernel holds. */
+const KILLED_END_MS = 10_000;
 
 export class LocalProvider implements SandboxProvider {
   readonly name = "local";
@@ -318,25 +323,33 @@ export class LocalProvider implements SandboxProvider {
     };
     await this.store.writeOwner(id, owner);
     await this.store.markActive(id);
-    let ended!: () => void;
-    const entry: Running = { launched, slirp, egress, cgroups, ended: new Promise((r) => (ended = r)) };
+    const entry: Running = {
+      launched,
+      slirp,
+      egress,
+      cgroups,
+      bwrap: ref(launched.child.pid!),
+      ending: ending(
+        async (how) => {
+          this.running.delete(id);
+          await this.store.markActive(id);
+          this.options.log.info(`local sandbox ${id} ended (${how})`);
+          entry.slirp?.stop();
+          await entry.egress?.close();
+          await this.previews.close(id);
+          await removeCgroups(entry.cgroups);
+          const current = await this.store.readOwner(id);
+          if (current && current.owner.pid === process.pid) {
+            await this.store.removeOwner(id);
+            await unlink(this.store.socketPath(id)).catch(() => {});
+          }
+        },
+        (error) => this.options.log.warn(`local sandbox ${id}: tidying up after its end failed: ${error.message}`),
+      ),
+    };
     this.running.set(id, entry);
     this.installExitHook();
-    launched.exited.then(async (how) => {
-      this.running.delete(id);
-      await this.store.markActive(id);
-      this.options.log.info(`local sandbox ${id} ended (${how})`);
-      entry.slirp?.stop();
-      await entry.egress?.close();
-      await this.previews.close(id);
-      await removeCgroups(entry.cgroups);
-      const current = await this.store.readOwner(id);
-      if (current && current.owner.pid === process.pid) {
-        await this.store.removeOwner(id);
-        await unlink(this.store.socketPath(id)).catch(() => {});
-      }
-      ended();
-    });
+    void launched.exited.then((how) => entry.ending.end(how));
     this.options.log.info(`local sandbox ${id} started (uid ${meta.uid}, network ${this.options.network}, agent ${tools.runtime.path})`);
   }
 
@@ -352,12 +365,13 @@ export class LocalProvider implements SandboxProvider {
     const entry = this.running.get(id);
     if (entry) {
       const answered = await this.client(id).shutdown().then(() => true, () => false);
-      const ended = answered && (await Promise.race([entry.ended.then(() => true), sleep(3000).then(() => false)]));
-      if (!ended) {
+      if (!(answered && (await waitEnded(entry.ending, entry.bwrap, 3000)))) {
+        this.options.log.info(`local sandbox ${id} did not end when asked${answered ? " within 3 s" : " (its agent did not answer)"}; killing it`);
         entry.launched.child.kill("SIGKILL");
         killRef(ref(entry.launched.initPid));
         if (isRoot() && meta.uid !== 0) killUid(meta.uid);
-        await entry.ended;
+        if (!(await waitEnded(entry.ending, entry.bwrap, KILLED_END_MS)))
+          this.options.log.warn(`local sandbox ${id}: bubblewrap (pid ${entry.launched.child.pid}) still runs ${KILLED_END_MS / 1000} s after SIGKILL; going on without it`);
       }
       // The namespace's last processes are reaped a moment after bwrap exits.
       const init = ref(entry.launched.initPid);
@@ -407,7 +421,7 @@ export class LocalProvider implements SandboxProvider {
       entry.launched.child.kill("SIGKILL");
       entry.slirp?.stop();
     }
-    await Promise.all(entries.map(([, e]) => Promise.race([e.ended, sleep(3000)])));
+    await Promise.all(entries.map(([, e]) => waitEnded(e.ending, e.bwrap, 3000)));
     await this.previews.closeAll();
     if (this.exitHook) process.removeListener("exit", this.exitHook);
     this.exitHook = undefined;
