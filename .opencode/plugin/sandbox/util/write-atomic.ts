@@ -6,7 +6,18 @@ import { reach, type PhaseHook } from "./phases.js";
 
 const tempPrefix = (path: string) => `.${basename(path)}.`;
 
+/** Throws the file system's error (its `code` kept) with the file named: "ENOSPC … write" alone says nothing of which file. */
 export async function writeAtomic(path: string, data: string | Uint8Array, options: { mode?: number; phases?: PhaseHook } = {}): Promise<void> {
+  try {
+    await write(path, data, options);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (!e.code) throw error;
+    throw Object.assign(new Error(`Could not write ${path}: ${e.message}`, { cause: error }), { code: e.code });
+  }
+}
+
+async function write(path: string, data: string | Uint8Array, options: { mode?: number; phases?: PhaseHook }) {
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `${tempPrefix(path)}${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const handle = await open(tmp, "w", options.mode ?? 0o600);
