@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { namedFsError } from "./fs-error.js";
 import { dirname } from "node:path";
 import { alive, ref, type ProcessRef } from "./process-ref.js";
 
@@ -89,7 +90,10 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
   const timeoutMs = options.timeoutMs ?? 30_000;
   if (options.createDir ?? true) await mkdir(dirname(path), { recursive: true });
   const ready = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
-  await writeFile(ready, JSON.stringify(ref(process.pid)), { mode: 0o600 });
+  await writeFile(ready, JSON.stringify(ref(process.pid)), { mode: 0o600 }).catch(async (error: NodeJS.ErrnoException) => {
+    await rm(ready, { force: true });
+    throw namedFsError(`Could not take the lock ${path}`, error);
+  });
   try {
     const deadline = Date.now() + timeoutMs;
     for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {

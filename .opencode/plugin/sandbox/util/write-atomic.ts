@@ -2,18 +2,16 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { namedFsError } from "./fs-error.js";
 import { reach, type PhaseHook } from "./phases.js";
 
 const tempPrefix = (path: string) => `.${basename(path)}.`;
 
-/** Throws the file system's error (its `code` kept) with the file named: "ENOSPC … write" alone says nothing of which file. */
 export async function writeAtomic(path: string, data: string | Uint8Array, options: { mode?: number; phases?: PhaseHook } = {}): Promise<void> {
   try {
     await write(path, data, options);
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    if (!e.code) throw error;
-    throw Object.assign(new Error(`Could not write ${path}: ${e.message}`, { cause: error }), { code: e.code });
+    throw namedFsError(`Could not write ${path}`, error);
   }
 }
 
