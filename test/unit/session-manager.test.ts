@@ -44,6 +44,7 @@ async function setup({ dir, provider, parents = {}, slowStartMs }: Setup = {}) {
       return { baseCommit: "abc" };
     },
     slowStartMs,
+    orphanConfirmMs: 50,
   });
   return { dir, provider, manager, store, toasts, seeds, parentLookups };
 }
@@ -117,6 +118,30 @@ describe("SessionManager", () => {
     expect(report).toEqual([{ message: expect.stringContaining(`1 dir sandbox(es) of this project are used by no session (left by a crash or a lost record): ${stray.id}.`), variant: "warning" }]);
     expect(report[0]!.message).not.toContain(used.id);
     expect(first.provider.calls).not.toContain("delete");
+  });
+
+  it("a sandbox another OpenCode process records a moment after making it is no orphan (two processes starting at once reported each other's)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sm-"));
+    let looks = 0;
+    let record: (() => Promise<void>) | undefined;
+    // The other process records its sandbox just after this one first looked for unmapped ones.
+    const provider = new (class extends DirProvider {
+      override async list(labels: Record<string, string>) {
+        const found = await super.list(labels);
+        if (record && ++looks === 1) await record();
+        return found;
+      }
+    })(dir);
+    const first = await setup({ dir, provider });
+    await first.manager.sandboxFor("ses_a");
+    const theirs = await provider.create({ labels: { plugin: "opencode-sandboxed", project: "proj", session: "ses_theirs" } });
+    const now = new Date().toISOString();
+    record = () => first.store.set("ses_theirs", { provider: provider.name, sandboxId: theirs.id, createdAt: now, lastUsedAt: now });
+    const second = await setup({ dir, provider });
+    await second.manager.sandboxFor("ses_a");
+    await until(() => looks >= 2, "the orphan check and its confirming look");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(second.toasts.filter((t) => t.message.includes("used by no session"))).toEqual([]);
   });
 
   it("a sandbox another session of this process is creating right now is no orphan (50 sessions starting at once reported several)", async () => {

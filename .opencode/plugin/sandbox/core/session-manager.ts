@@ -41,10 +41,18 @@ export interface SessionManagerOptions {
   phases?: PhaseHook;
   /** After this long without a sandbox, the user is told one is being started (default 2 s). */
   slowStartMs?: number;
+  /** An unmapped sandbox is reported only when still unmapped this much later (default 15 s). */
+  orphanConfirmMs?: number;
 }
 
 const TOUCH_INTERVAL_MS = 60_000;
 const SLOW_START_MS = 2_000;
+/**
+ * Another OpenCode process on the project records a sandbox it made a moment after making
+ * it (two processes starting four sessions at once reported each other's): a sandbox still
+ * unmapped this much later is one nobody records.
+ */
+const ORPHAN_CONFIRM_MS = 15_000;
 const MAX_DEPTH = 16;
 
 export class SessionManager {
@@ -59,6 +67,7 @@ export class SessionManager {
   private readonly deleted = new Set<string>();
   private preflighted = false;
   private orphansChecked = false;
+  private disposed = false;
   /** The rebuild after a corrupt state file: every session resolving meanwhile waits for it. */
   private rebuilt: Promise<void> | undefined;
 
@@ -311,10 +320,18 @@ export class SessionManager {
   }
 
   private async reportOrphans(provider: SandboxProvider) {
+    // A session of this process being created right now (made, not yet recorded) is no orphan.
+    const unmapped = async () =>
+      (await findOrphanInfos(provider, this.options.store, { plugin: LABEL_PLUGIN, project: this.options.projectId }))
+        .filter((s) => !this.inflight.has(s.labels.session ?? "") && !this.raw.has(s.labels.session ?? ""))
+        .map((s) => s.id);
     try {
-      const found = await findOrphanInfos(provider, this.options.store, { plugin: LABEL_PLUGIN, project: this.options.projectId });
-      // A session of this process being created right now (made, not yet recorded) is no orphan.
-      const ids = found.filter((s) => !this.inflight.has(s.labels.session ?? "") && !this.raw.has(s.labels.session ?? "")).map((s) => s.id);
+      const first = await unmapped();
+      if (!first.length) return;
+      await new Promise((r) => setTimeout(r, this.options.orphanConfirmMs ?? ORPHAN_CONFIRM_MS).unref?.());
+      if (this.disposed) return;
+      const again = new Set(await unmapped());
+      const ids = first.filter((id) => again.has(id));
       if (!ids.length) return;
       this.options.log.warn(`sandboxes of this project used by no session (kept): ${ids.join(", ")}`);
       this.options.notify({ kind: "orphans", provider: provider.name, ids });
@@ -352,6 +369,7 @@ export class SessionManager {
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
     await Promise.allSettled([...this.inflight.values()]);
     if (this.raw.size || this.preflighted) await (await this.options.provider()).dispose?.();
   }
