@@ -20,7 +20,9 @@ import { samplePss, unmountUnder } from "./support/served.js";
 const LATENCY_MS = 30;
 const BOUND_MS = 1_200_000; // a hang, not a time
 
-type Side = "builtin" | "local" | "daytona";
+/** builtin: OpenCode as it ships, without the plugin; bare: the same with its snapshots off, as the plugin leaves it. */
+type Side = "builtin" | "bare" | "local" | "daytona";
+const baseline = (side: Side) => side === "builtin" || side === "bare";
 
 interface Result {
   side: Side;
@@ -53,7 +55,8 @@ function synced(bench: Workbench, sessionID: string, files: Record<string, strin
 async function once(ctx: BenchContext, side: Side, sessions: number, standin?: DaytonaStandin): Promise<Result> {
   const bench = await Workbench.create({
     prefix: `bench-scale-${side}-`,
-    ...(side === "builtin" ? { plugin: false } : {}),
+    ...(baseline(side) ? { plugin: false } : {}),
+    ...(side === "bare" ? { config: { snapshot: false } } : {}),
     ...(side === "daytona" ? { options: { provider: "daytona" }, env: { DAYTONA_API_KEY: standin!.apiKey, DAYTONA_API_URL: standin!.apiUrl, DAYTONA_TARGET: "us" } } : {}),
   });
   try {
@@ -69,7 +72,7 @@ async function once(ctx: BenchContext, side: Side, sessions: number, standin?: D
     try {
       run = await runLoad(served, { sessions, timeoutMs: BOUND_MS, pollMs: 100 });
       doneMs = run.ms;
-      if (side !== "builtin") {
+      if (!baseline(side)) {
         const waiting = new Map(run.outcomes.filter((o) => o.ok).map((o) => [o.sessionID!, o.files]));
         await waitFor(
           () => {
@@ -99,7 +102,7 @@ async function once(ctx: BenchContext, side: Side, sessions: number, standin?: D
     ctx.progress(`${side} × ${sessions}: ${result.doneS.toFixed(1)} s, peak ${result.peakMib.toFixed(0)} MiB, ${result.failures} failed`);
 
     // Untimed clean-up the product's way: deleting a session removes its sandbox.
-    if (side !== "builtin") {
+    if (!baseline(side)) {
       await Promise.all(run.outcomes.filter((o) => o.sessionID).map((o) => served.client.session.delete({ path: { id: o.sessionID! } })));
       await waitFor(() => sandboxDirs(bench).length === 0, 600_000, 200);
     }
@@ -121,15 +124,17 @@ export default async function (ctx: BenchContext) {
     `N sessions at once inside one \`opencode serve\` (harness/load.ts: each session 20 tool calls in 9 turns over write, edit, read, bash, glob and grep, several in parallel), with the plugin — each session makes its own sandbox, works in it and syncs to its branch \`opencode/<N>\` — against OpenCode without the plugin running the same sessions with its built-ins. One run per cell. Memory is the PSS of OpenCode's whole process tree (OpenCode and every descendant — on the local provider each sandbox's bubblewrap, agent and commands), summed from /proc/<pid>/smaps_rollup every 0.5 s during the run: the peak.`,
   );
   const results: Result[] = [];
-  const builtinAt: Record<number, Result> = {};
+  const at: Record<"builtin" | "bare", Record<number, Result>> = { builtin: {}, bare: {} };
+  const sides: Side[] = ["builtin", "bare", "local"];
   for (const [i, n] of counts.entries()) {
-    for (const side of i % 2 ? (["local", "builtin"] as const) : (["builtin", "local"] as const)) {
+    // Rotated, so that no side always runs first (or last) on a machine that drifts.
+    for (const side of [...sides.slice(i % 3), ...sides.slice(0, i % 3)]) {
       const r = await once(ctx, side, n);
       results.push(r);
-      if (side === "builtin") builtinAt[n] = r;
+      if (side === "builtin" || side === "bare") at[side][n] = r;
     }
   }
-  if (!builtinAt[daytonaCount]) builtinAt[daytonaCount] = await once(ctx, "builtin", daytonaCount);
+  for (const side of ["builtin", "bare"] as const) if (!at[side][daytonaCount]) at[side][daytonaCount] = await once(ctx, side, daytonaCount);
   let standin: DaytonaStandin | undefined;
   try {
     standin = await startDaytonaStandin({ daemon: "shell" });
@@ -139,26 +144,44 @@ export default async function (ctx: BenchContext) {
     await standin?.close();
   }
 
-  const label = (r: Result) => (r.side === "builtin" ? "without the plugin" : r.side === "local" ? "plugin, local" : `plugin, Daytona stand-in (+${LATENCY_MS} ms a request)`);
-  const table = section.table("Sessions at once: time, memory, failures", ["sessions", "OpenCode", "all idle", "all synced to their branches", "peak PSS of the process tree", "PSS at rest", "failures", "vs without the plugin (time, peak PSS)"]);
+  const labels: Record<Side, string> = {
+    builtin: "without the plugin (as shipped)",
+    bare: "without the plugin, snapshots off",
+    local: "plugin, local",
+    daytona: `plugin, Daytona stand-in (+${LATENCY_MS} ms a request)`,
+  };
+  const label = (r: Result) => labels[r.side];
+  const against = (r: Result, b: Result | undefined) =>
+    b ? `${(r.doneS / b.idleS).toFixed(2)}×, ${(r.peakMib / b.peakMib).toFixed(2)}× (${r.peakMib >= b.peakMib ? "+" : ""}${((r.peakMib - b.peakMib) / r.sessions).toFixed(0)} MiB a session)` : "—";
+  const table = section.table("Sessions at once: time, memory, failures", [
+    "sessions",
+    "OpenCode",
+    "all idle",
+    "all synced to their branches",
+    "peak PSS of the process tree",
+    "PSS at rest",
+    "failures",
+    "vs as shipped (time, peak PSS)",
+    "vs snapshots off (time, peak PSS)",
+  ]);
   for (const r of results) {
-    const b = builtinAt[r.sessions];
     table.row([
       String(r.sessions),
       label(r),
       `${r.idleS.toFixed(1)} s`,
-      r.side === "builtin" ? "—" : `${r.doneS.toFixed(1)} s`,
+      baseline(r.side) ? "—" : `${r.doneS.toFixed(1)} s`,
       `${r.peakMib.toFixed(0)} MiB`,
       `${r.restMib.toFixed(0)} MiB`,
       String(r.failures),
-      r.side === "builtin" || !b ? "—" : `${(r.doneS / b.idleS).toFixed(2)}×, ${(r.peakMib / b.peakMib).toFixed(2)}× (+${(r.peakMib - b.peakMib).toFixed(0)} MiB, ${((r.peakMib - b.peakMib) / r.sessions).toFixed(0)} MiB a session)`,
+      baseline(r.side) ? "—" : against(r, at.builtin[r.sessions]),
+      baseline(r.side) ? "—" : against(r, at.bare[r.sessions]),
     ]);
   }
   const failures = section.table("Failures (target: none)");
-  for (const r of results.filter((r) => r.side !== "builtin")) failures.compare(`${label(r)}, ${r.sessions} sessions`, [r.failures], undefined, { unit: COUNT, target: { kind: "atMost", max: 0 } });
+  for (const r of results.filter((r) => !baseline(r.side))) failures.compare(`${label(r)}, ${r.sessions} sessions`, [r.failures], undefined, { unit: COUNT, target: { kind: "atMost", max: 0 } });
   for (const r of results) if (r.firstErrors.length) section.note(`${label(r)}, ${r.sessions} sessions — ${r.failures} failed, e.g. ${r.firstErrors.join("; ")}`);
 
-  const points = results.filter((r) => r.side !== "daytona").map((r) => ({ sessions: r.sessions, OpenCode: label(r), seconds: +(r.side === "builtin" ? r.idleS : r.doneS).toFixed(2), MiB: +r.peakMib.toFixed(0) }));
+  const points = results.filter((r) => r.side !== "daytona").map((r) => ({ sessions: r.sessions, OpenCode: label(r), seconds: +(baseline(r.side) ? r.idleS : r.doneS).toFixed(2), MiB: +r.peakMib.toFixed(0) }));
   const line = (y: string, title: string) => ({
     data: { values: points },
     mark: { type: "line", point: true },
@@ -172,6 +195,9 @@ export default async function (ctx: BenchContext) {
   section.chart({ id: "scale-memory", title: "Peak PSS of OpenCode's process tree, N sessions at once (local)", spec: line("MiB", "MiB") });
   section.note(
     `Time "all synced" runs from the first session created to the last session's work on its branch (the plugin syncs each at its idle, after the 300 ms debounce); OpenCode without the plugin has nothing to sync, so its row compares with its "all idle". A sandbox's files on a root machine live on a loop-mounted disk image, whose page cache is no process's PSS; a tmpfs's pages are counted only while mapped.`,
+  );
+  section.note(
+    "The plugin turns OpenCode's own snapshots off (they track the host checkout, which the agent no longer changes; each step of each session ran a `git add` of the project). So the plugin's rows are compared twice: with OpenCode as it ships, snapshots on, which is what a user without the plugin runs, and with the same OpenCode with snapshots off, which isolates the plugin's own cost.",
   );
   section.note(`The Daytona stand-in's sandboxes run in the benchmark's own process (the stand-in serves them locally), so its row's PSS is OpenCode's and the SDK's alone, as with a real, remote Daytona; the stand-in takes at least 1 s to make a sandbox (its "creating" state).`);
   return section.done();
