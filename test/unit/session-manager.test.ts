@@ -120,6 +120,16 @@ describe("SessionManager", () => {
     expect(first.provider.calls).not.toContain("delete");
   });
 
+  it("an unrecorded sandbox of a session that has its own is still an orphan (a process killed between making and recording it)", async () => {
+    const first = await setup();
+    const used = await first.manager.sandboxFor("ses_a");
+    const stray = await first.provider.create({ labels: { plugin: "opencode-sandboxed", project: "proj", session: "ses_a" } });
+    const second = await setup({ dir: first.dir, provider: first.provider });
+    expect((await second.manager.sandboxFor("ses_a")).id).toBe(used.id);
+    await until(() => second.toasts.some((t) => t.message.includes("used by no session")), "the orphan report");
+    expect(second.toasts.filter((t) => t.message.includes("used by no session"))).toEqual([{ message: expect.stringContaining(`: ${stray.id}.`), variant: "warning" }]);
+  });
+
   it("a sandbox another OpenCode process records a moment after making it is no orphan (two processes starting at once reported each other's)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "sm-"));
     let looks = 0;

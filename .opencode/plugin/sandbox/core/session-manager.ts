@@ -320,18 +320,16 @@ export class SessionManager {
   }
 
   private async reportOrphans(provider: SandboxProvider) {
-    // A session of this process being created right now (made, not yet recorded) is no orphan.
-    const unmapped = async () =>
-      (await findOrphanInfos(provider, this.options.store, { plugin: LABEL_PLUGIN, project: this.options.projectId }))
-        .filter((s) => !this.inflight.has(s.labels.session ?? "") && !this.raw.has(s.labels.session ?? ""))
-        .map((s) => s.id);
+    const unmapped = () => findOrphanInfos(provider, this.options.store, { plugin: LABEL_PLUGIN, project: this.options.projectId });
     try {
       const first = await unmapped();
       if (!first.length) return;
       await new Promise((r) => setTimeout(r, this.options.orphanConfirmMs ?? ORPHAN_CONFIRM_MS).unref?.());
       if (this.disposed) return;
-      const again = new Set(await unmapped());
-      const ids = first.filter((id) => again.has(id));
+      // A session of this process being created right now (made, not yet recorded) is no orphan. One
+      // that has its sandbox may have another, older one: made by a process killed before recording it.
+      const again = new Set((await unmapped()).filter((s) => !this.inflight.has(s.labels.session ?? "")).map((s) => s.id));
+      const ids = first.map((s) => s.id).filter((id) => again.has(id));
       if (!ids.length) return;
       this.options.log.warn(`sandboxes of this project used by no session (kept): ${ids.join(", ")}`);
       this.options.notify({ kind: "orphans", provider: provider.name, ids });
