@@ -130,6 +130,26 @@ describe("SessionManager", () => {
     expect(second.toasts.filter((t) => t.message.includes("used by no session"))).toEqual([{ message: expect.stringContaining(`: ${stray.id}.`), variant: "warning" }]);
   });
 
+  it("a sandbox still being made (Daytona's long 'creating') is no orphan yet", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sm-"));
+    let making = "";
+    const provider = new (class extends DirProvider {
+      override async list(labels: Record<string, string>) {
+        return (await super.list(labels)).map((s) => (s.id === making ? { ...s, state: "starting" as const } : s));
+      }
+    })(dir);
+    const first = await setup({ dir, provider });
+    await first.manager.sandboxFor("ses_a");
+    making = (await provider.create({ labels: { plugin: "opencode-sandboxed", project: "proj", session: "ses_theirs" } })).id;
+    const second = await setup({ dir, provider });
+    const lists = () => provider.calls.filter((c) => c === "list").length;
+    const before = lists();
+    await second.manager.sandboxFor("ses_a");
+    await until(() => lists() >= before + 2, "the orphan check and its confirming look");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(second.toasts.filter((t) => t.message.includes("used by no session"))).toEqual([]);
+  });
+
   it("a sandbox another OpenCode process records a moment after making it is no orphan (two processes starting at once reported each other's)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "sm-"));
     let looks = 0;

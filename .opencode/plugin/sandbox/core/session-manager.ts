@@ -41,18 +41,19 @@ export interface SessionManagerOptions {
   phases?: PhaseHook;
   /** After this long without a sandbox, the user is told one is being started (default 2 s). */
   slowStartMs?: number;
-  /** An unmapped sandbox is reported only when still unmapped this much later (default 15 s). */
+  /** An unmapped sandbox is reported only when still unmapped this much later (default 5 s). */
   orphanConfirmMs?: number;
 }
 
 const TOUCH_INTERVAL_MS = 60_000;
 const SLOW_START_MS = 2_000;
 /**
- * Another OpenCode process on the project records a sandbox it made a moment after making
- * it (two processes starting four sessions at once reported each other's): a sandbox still
- * unmapped this much later is one nobody records.
+ * Another OpenCode process on the project records a sandbox a moment after it is made (two
+ * processes starting four sessions at once reported each other's): a sandbox still unmapped
+ * this much later, and not still being made (Daytona: "creating" can last long), is one
+ * nobody records.
  */
-const ORPHAN_CONFIRM_MS = 15_000;
+const ORPHAN_CONFIRM_MS = 5_000;
 const MAX_DEPTH = 16;
 
 export class SessionManager {
@@ -328,7 +329,7 @@ export class SessionManager {
       if (this.disposed) return;
       // A session of this process being created right now (made, not yet recorded) is no orphan. One
       // that has its sandbox may have another, older one: made by a process killed before recording it.
-      const again = new Set((await unmapped()).filter((s) => !this.inflight.has(s.labels.session ?? "")).map((s) => s.id));
+      const again = new Set((await unmapped()).filter((s) => s.state !== "starting" && !this.inflight.has(s.labels.session ?? "")).map((s) => s.id));
       const ids = first.map((s) => s.id).filter((id) => again.has(id));
       if (!ids.length) return;
       this.options.log.warn(`sandboxes of this project used by no session (kept): ${ids.join(", ")}`);
