@@ -40,39 +40,28 @@ export async function intoHost(input: IntoHostInput): Promise<IntoHost> {
   const privateRef = sessionRef(sessionID);
   if (bundle) {
     // The header is checked here (one ref, the expected commit); fetching from a bundle
-    // runs git's own bundle verification (prerequisites present and connected) and
-    // index-pack's checks — a separate `git bundle verify` would repeat that.
+    // runs git's own bundle verification (prerequisites present and connected) — a
+    // separate `git bundle verify` would repeat that.
     const header = await readBundleHeader(bundle);
     expectSingleRef(header, SANDBOX_SYNC_REF, head);
     const budget = input.budgetBytes;
-    if (budget !== undefined) {
-      // Fetched once, into a quarantine: measured there, moved in only when it fits.
-      const quarantined = await fetchQuarantined({
-        bundle,
-        ref: SANDBOX_SYNC_REF,
-        objectsDir: await git.out(["rev-parse", "--path-format=absolute", "--git-path", "objects"]),
-        scratch: `${bundle}.q`,
-        hasPrerequisites: header.prerequisites.length > 0,
-        flags: await git.hardening(),
-        check: ({ bytes }) => {
-          if (bytes > budget) throw overBudget("would add to your repository's objects", bytes, budget);
-        },
-      });
-      if (quarantined === "need_full") return "need_full";
-      await git.run(["update-ref", "-m", reflog, privateRef, head]);
-    } else {
-      const fetched = await git.run(
-        [
-          "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "--no-auto-maintenance",
-          bundle, `+${SANDBOX_SYNC_REF}:${privateRef}`,
-        ],
-        { allowFail: true },
-      );
-      if (fetched.code !== 0) {
-        if (/prerequisite/i.test(fetched.stderr) && header.prerequisites.length) return "need_full";
-        throw new GitSyncError("bad_bundle", `fetching the sandbox's bundle failed: ${fetched.stderr.trim()}`);
-      }
-    }
+    // Fetched once, into a quarantine: checked and measured there, moved in only when it passes.
+    const quarantined = await fetchQuarantined({
+      bundle,
+      ref: SANDBOX_SYNC_REF,
+      objectsDir: await git.out(["rev-parse", "--path-format=absolute", "--git-path", "objects"]),
+      scratch: `${bundle}.q`,
+      hasPrerequisites: header.prerequisites.length > 0,
+      flags: await git.hardening(),
+      check:
+        budget === undefined
+          ? undefined
+          : ({ bytes }) => {
+              if (bytes > budget) throw overBudget("would add to your repository's objects", bytes, budget);
+            },
+    });
+    if (quarantined === "need_full") return "need_full";
+    await git.run(["update-ref", "-m", reflog, privateRef, head]);
   } else {
     if (!(await git.hasCommit(head))) return "need_full";
     await git.run(["update-ref", "-m", reflog, privateRef, head]);

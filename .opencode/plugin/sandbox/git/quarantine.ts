@@ -2,13 +2,15 @@
  * A bundle from the sandbox is fetched once, into a quarantine: a throwaway bare
  * repository next to the user's (their objects borrowed read-only as alternates, for the
  * bundle's prerequisites and thin deltas), with the same hardened git (no hooks or
- * filters; the bundle's prerequisites and the ref's connectivity checked; its objects'
- * names and contents are bundle-fsck.ts's, as git before 2.47 does not fsck a bundle's
- * objects on fetch). There its unpacked size is
- * measured — a bundle of 1 MB can carry a 1 GiB file (zlib, deltas) — and only when it
- * fits the budget are the objects it added moved into the user's object store; nothing
- * of a refused bundle ever reaches the user's repository. (Measuring in one throwaway
- * repository and then fetching the bundle again read it twice on every sync.)
+ * filters; the bundle's prerequisites and the ref's connectivity checked). There:
+ * - its objects are checked as git fsck checks them. git before 2.47 runs no fsck on what
+ *   it fetches from a bundle, fetch.fsckObjects or not: a tree entry named `.git`, `..` or
+ *   `GIT~1`, or a `.gitmodules` whose url is an option, would land on the user's branch;
+ * - its unpacked size is measured — a bundle of 1 MB can carry a 1 GiB file (zlib,
+ *   deltas);
+ * and only then are the objects it added moved into the user's object store; nothing of
+ * a refused bundle ever reaches the user's repository. (Checking and measuring each in a
+ * throwaway repository of its own read every bundle three times.)
  */
 import { copyFile, link, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -26,14 +28,20 @@ export interface QuarantineInput {
   hasPrerequisites: boolean;
   /** HostGit.hardening(): the same `-c` flags as every host git call. */
   flags: string[];
-  /** Throws (an over-budget error) when the measured objects may not be added. */
-  check: (measured: { bytes: number; objects: number }) => void;
+  /** Throws (an over-budget error) when the measured objects may not be added; none: not measured. */
+  check?: (measured: { bytes: number; objects: number }) => void;
 }
 
-/** The objects added to the user's store, or "need_full": the user lacks the bundle's base. */
-export type Quarantined = { bytes: number; objects: number } | "need_full";
+/** "need_full": the user lacks the bundle's base; nothing was added. */
+export type Quarantined = "admitted" | "need_full";
 
 const QUARANTINE_REF = "refs/quarantine/sync";
+/**
+ * git's checks, but `update = !command` in a .gitmodules: git has not run such a
+ * command from .gitmodules since 2.20 (only from .git/config), and a checked-out branch
+ * holds a .gitmodules for review anyway (auto-run.ts) — not worth refusing the work for.
+ */
+const STRICT = "--strict=gitmodulesUpdate=warn";
 
 export async function fetchQuarantined(input: QuarantineInput): Promise<Quarantined> {
   const { scratch } = input;
@@ -52,23 +60,49 @@ export async function fetchQuarantined(input: QuarantineInput): Promise<Quaranti
       if (/prerequisite/i.test(fetched.stderr) && input.hasPrerequisites) return "need_full";
       throw new GitSyncError("bad_bundle", `fetching the sandbox's bundle failed: ${fetched.stderr.trim()}`);
     }
+    await checkObjects(scratch, q);
     // Thin deltas were completed from the user's objects: what is here stands alone.
     await rm(alternates, { force: true });
-    const listed = await q(["cat-file", "--batch-all-objects", "--batch-check=%(objectsize)"]);
-    if (listed.code !== 0) throw new GitSyncError("git_failed", `measuring the sandbox's bundle failed: ${listed.stderr.trim()}`);
-    let bytes = 0;
-    let objects = 0;
-    for (const line of listed.stdout.split("\n")) {
-      if (!/^\d+$/.test(line)) continue;
-      bytes += Number(line);
-      objects++;
-    }
-    input.check({ bytes, objects });
+    if (input.check) input.check(await measure(q));
     await admit(join(scratch, "objects"), input.objectsDir);
-    return { bytes, objects };
+    return "admitted";
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+type Git = (args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+/**
+ * The pack the fetch wrote (a bundle's objects always arrive as one), indexed again with
+ * git's object checks; its links resolve through the borrowed objects. The index this
+ * writes is thrown away with the quarantine.
+ */
+async function checkObjects(scratch: string, q: Git): Promise<void> {
+  const packs = (await readdir(join(scratch, "objects", "pack"))).filter((f) => f.endsWith(".pack"));
+  for (const [i, pack] of packs.entries()) {
+    const checked = await q(["index-pack", STRICT, "-o", join(scratch, `check-${i}.idx`), join(scratch, "objects", "pack", pack)]);
+    if (checked.code === 0) continue;
+    const problems = `${checked.stderr}\n${checked.stdout}`
+      .split("\n")
+      .filter((l) => /^(error|fatal)/.test(l))
+      .slice(0, 5);
+    throw new GitSyncError("bad_bundle", `the sandbox's commits hold objects git refuses; nothing was fetched: ${problems.join("; ") || `git index-pack exit ${checked.code}`}`);
+  }
+}
+
+/** The objects in the quarantine and their unpacked bytes. */
+async function measure(q: Git): Promise<{ bytes: number; objects: number }> {
+  const listed = await q(["cat-file", "--batch-all-objects", "--batch-check=%(objectsize)"]);
+  if (listed.code !== 0) throw new GitSyncError("git_failed", `measuring the sandbox's bundle failed: ${listed.stderr.trim()}`);
+  let bytes = 0;
+  let objects = 0;
+  for (const line of listed.stdout.split("\n")) {
+    if (!/^\d+$/.test(line)) continue;
+    bytes += Number(line);
+    objects++;
+  }
+  return { bytes, objects };
 }
 
 /**

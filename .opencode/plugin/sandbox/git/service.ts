@@ -15,7 +15,6 @@ import type { ApplyOutcome } from "./apply.js";
 import { GitSyncError } from "./errors.js";
 import type { HostGit, RepoInfo } from "./host-git.js";
 import { HostRepository } from "./host-repo.js";
-import { fsckBundle } from "./bundle-fsck.js";
 import { fromSandbox } from "./from-sandbox.js";
 import { intoHost } from "./into-host.js";
 import { mergeIntoSandbox, type MergeResult } from "./merge.js";
@@ -184,11 +183,6 @@ export class GitSync {
 
   /** Under the lock, with the record as it is now (another process may have synced meanwhile). */
   private async toHost(git: HostGit, repo: RepoInfo, sessionID: string, stale: SessionRecord, head: string, bundle: string | undefined) {
-    if (bundle) {
-      // Its objects checked first (git before 2.47 does not fsck a bundle it fetches).
-      const objects = await git.out(["rev-parse", "--path-format=absolute", "--git-path", "objects"]);
-      if ((await fsckBundle(bundle, objects, `${bundle}.fsck`)) === "need_full") return "need_full" as const;
-    }
     return intoHost({
       git,
       repo,
