@@ -54,7 +54,9 @@ describe("a full disk while writing state", () => {
     expect(await waitFor(() => branchFile(bench, "opencode/1", "one.txt") === "one", 120_000)).toBe(true);
     const [file] = readdirSync(stateDir).filter((f) => f.endsWith(".json"));
     const statePath = join(stateDir, file!);
-    await waitFor(() => StateFileSchema.parse(JSON.parse(readFileSync(statePath, "utf8"))).sessions[id]?.lastSyncedCommit !== undefined, 60_000);
+    // The sync's record written too (a seed alone records a sync point: the base), before the disk fills.
+    const tip = bench.git("rev-parse", "opencode/1");
+    expect(await waitFor(() => StateFileSchema.parse(JSON.parse(readFileSync(statePath, "utf8"))).sessions[id]?.lastSyncedCommit === tip, 60_000)).toBe(true);
     const before = readFileSync(statePath, "utf8");
 
     // The disk fills up. The next turn's tools still run; its sync cannot record itself.
