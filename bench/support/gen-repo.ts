@@ -28,7 +28,6 @@ export interface GeneratedRepo {
   commits: number;
 }
 
-
 const WORDS = (
   "const let return import export from function async await if else for while new this class interface type " +
   "value result error config options items index count name path data state update render handle request " +

@@ -80,7 +80,6 @@ interface LiveRule extends FaultRule {
   hits: number;
 }
 
-
 export function describeFault(fault: Fault): string {
   if ("status" in fault) return `status ${fault.status}`;
   if ("delayMs" in fault) return `delay ${fault.delayMs} ms`;

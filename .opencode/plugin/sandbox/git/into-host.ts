@@ -61,11 +61,8 @@ export async function intoHost(input: IntoHostInput): Promise<IntoHost> {
             },
     });
     if (quarantined === "need_full") return "need_full";
-    await git.run(["update-ref", "-m", reflog, privateRef, head]);
-  } else {
-    if (!(await git.hasCommit(head))) return "need_full";
-    await git.run(["update-ref", "-m", reflog, privateRef, head]);
-  }
+  } else if (!(await git.hasCommit(head))) return "need_full";
+  await git.run(["update-ref", "-m", reflog, privateRef, head]);
   await reach(input.phases, "sync:fetched");
   const branch = record.branch;
   if (!branch) {

@@ -9,8 +9,8 @@
  * - its unpacked size is measured — a bundle of 1 MB can carry a 1 GiB file (zlib,
  *   deltas);
  * and only then are the objects it added moved into the user's object store; nothing of
- * a refused bundle ever reaches the user's repository. (Checking and measuring each in a
- * throwaway repository of its own read every bundle three times.)
+ * a refused bundle ever reaches the user's repository. (Checking in a throwaway repository
+ * of its own, then fetching into this one, read every bundle twice.)
  */
 import { copyFile, link, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -7,8 +7,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { namedFsError } from "./fs-error.js";
 import { dirname } from "node:path";
+import { namedFsError } from "./fs-error.js";
 import { alive, ref, type ProcessRef } from "./process-ref.js";
 
 export class LockTimeoutError extends Error {
