@@ -167,6 +167,16 @@ describe("Daytona stand-in driven by the real SDK", () => {
       await impatient[Symbol.asyncDispose]();
     });
 
+    it("a command that kills the daemon gets the proxy's 502; the next command finds a new daemon", LONG, async () => {
+      const before = (await sb.process.executeCommand("pgrep -x daytona-daemon")).result.trim();
+      expect(before).toMatch(/^\d+$/);
+      const error = await rejection(sb.process.executeCommand("pkill -KILL -x daytona-daemon; sleep 1"));
+      expect(error.statusCode).toBe(502);
+      const after = (await sb.process.executeCommand("pgrep -x daytona-daemon")).result.trim();
+      expect(after).toMatch(/^\d+$/);
+      expect(after).not.toBe(before);
+    });
+
     it("files: binary upload/download round trip, info, list, folders, delete, missing file", async () => {
       const bytes = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(300_000)]);
       await sb.fs.uploadFile(bytes, "data/blob.bin");

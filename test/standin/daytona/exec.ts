@@ -23,13 +23,11 @@
  * redirections keeps the call open until the server exits (or the timeout, in shell
  * mode). A client that disconnects does not stop the command.
  *
- * How: a small helper (plain CommonJS for node or Bun) runs inside the local sandbox on
- * the agent's own runtime (`/proc/$PPID/exe`), spawns the command exactly like the daemon
- * (execvp semantics, one pipe for both streams, `close` = all holders gone) and prints
- * one JSON line with the result. The helper's own stdout is not inherited by the command,
- * so the local exec returns as soon as the helper has answered.
+ * How: the sandbox's own long-lived daemon (daemon.ts) spawns the command exactly like
+ * Daytona's (execvp semantics, one pipe for both streams, `close` = all holders gone).
  */
 import type { Sandbox } from "../../../.opencode/plugin/sandbox/providers/provider.js";
+import { DaemonUnreachable, type Daemons, type DaemonRequest } from "./daemon.js";
 import { daemonError, empty, json, type Reply } from "./http.js";
 
 export type DaemonMode = "shell" | "split";
@@ -52,62 +50,6 @@ export function splitCommand(command: string): string[] {
   return args;
 }
 
-const HELPER = String.raw`
-"use strict";
-const { spawn } = require("child_process");
-const fs = require("fs");
-const chunks = [];
-process.stdin.on("data", (c) => chunks.push(c));
-process.stdin.on("end", () => {
-  const req = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  let answered = false;
-  const answer = (r) => { if (!answered) { answered = true; process.stdout.write(JSON.stringify(r) + "\n"); } };
-  const env = Object.assign({}, process.env);
-  delete env.BUN_BE_BUN;
-  if (req.mode === "shell" && req.envs) Object.assign(env, req.envs);
-  try { if (!fs.statSync(req.cwd).isDirectory()) throw new Error("not a directory"); }
-  catch (e) { return answer({ exitCode: -1, result: req.mode === "shell" ? "chdir " + req.cwd + ": " + (e.code === "ENOENT" ? "no such file or directory" : "not a directory") : "" }); }
-  let child;
-  const opts = { cwd: req.cwd, env, stdio: [req.mode === "shell" ? "pipe" : "ignore", "pipe", "ignore"], detached: req.mode === "shell" };
-  if (req.mode === "shell") {
-    let shells = "";
-    try { shells = fs.readFileSync("/etc/shells", "utf8"); } catch {}
-    const shell = ["/usr/bin/zsh", "/bin/zsh", "/usr/bin/bash", "/bin/bash"].find((s) => shells.includes(s)) || env.SHELL || "sh";
-    // One pipe for both streams, as Go does when Stdout and Stderr are the same writer.
-    child = spawn("/bin/sh", ["-c", 'exec "$0" 2>&1', shell], opts);
-    child.stdin.on("error", () => {});
-    child.stdin.end(req.command);
-  } else {
-    const argv = req.argv;
-    const lookPath = (name) => {
-      const ok = (p) => { try { fs.accessSync(p, fs.constants.X_OK); return fs.statSync(p).isFile(); } catch { return false; } };
-      if (name.includes("/")) return ok(name);
-      return (env.PATH || "").split(":").some((d) => ok((d || ".") + "/" + name));
-    };
-    if (!lookPath(argv[0])) return answer({ exitCode: -1, result: "" });
-    child = spawn("/bin/sh", ["-c", 'exec "$@" 2>&1', "sh"].concat(argv), opts);
-  }
-  const out = [];
-  let exitCode = -1, timedOut = false, timer;
-  child.stdout.on("data", (c) => out.push(c));
-  if (req.timeoutSec > 0) timer = setTimeout(() => {
-    timedOut = true;
-    try { req.mode === "shell" ? process.kill(-child.pid, "SIGKILL") : child.kill("SIGKILL"); } catch {}
-  }, req.timeoutSec * 1000);
-  child.on("error", (e) => { clearTimeout(timer); answer({ exitCode: -1, result: String(e.message) }); });
-  child.on("exit", (code) => { exitCode = code === null ? -1 : code; });
-  // "close": the process exited AND every holder of its output pipe closed it.
-  child.on("close", () => {
-    clearTimeout(timer);
-    answer({ exitCode, result: Buffer.concat(out).toString("utf8"), timedOut });
-  });
-});
-`;
-
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-/** Runs the helper on the agent's runtime (node or Bun; Bun needs BUN_BE_BUN=1 to act as bun). */
-const WRAPPER = `BUN_BE_BUN=1 exec /proc/$PPID/exe -e ${quote(HELPER)}`;
-
 export interface ExecuteBody {
   command?: unknown;
   cwd?: unknown;
@@ -115,7 +57,7 @@ export interface ExecuteBody {
   timeout?: unknown;
 }
 
-export async function execute(local: Sandbox, workDir: string, mode: DaemonMode, body: ExecuteBody | undefined, path: string): Promise<Reply> {
+export async function execute(daemons: Daemons, local: Sandbox, workDir: string, mode: DaemonMode, body: ExecuteBody | undefined, path: string): Promise<Reply> {
   const command = typeof body?.command === "string" ? body.command : "";
   const cwd = typeof body?.cwd === "string" && body.cwd ? body.cwd : workDir;
   const timeout = typeof body?.timeout === "number" ? body.timeout : 0;
@@ -132,7 +74,7 @@ export async function execute(local: Sandbox, workDir: string, mode: DaemonMode,
           return daemonError(400, "BAD_REQUEST", `invalid environment variable name: '${key}'`, path, "POST");
     }
   }
-  const request = {
+  const request: DaemonRequest = {
     mode,
     command,
     argv,
@@ -140,13 +82,12 @@ export async function execute(local: Sandbox, workDir: string, mode: DaemonMode,
     envs: mode === "shell" ? (body?.envs ?? undefined) : undefined,
     timeoutSec: mode === "split" ? (timeout > 0 ? timeout : 360) : timeout > 0 ? timeout : 0,
   };
-  const r = await local.exec(WRAPPER, { stdin: JSON.stringify(request), cwd: "/" });
-  const line = r.output.trimEnd().split("\n").pop() ?? "";
-  let result: { exitCode: number; result: string; timedOut?: boolean };
+  let result;
   try {
-    result = JSON.parse(line);
-  } catch {
-    return daemonError(500, "INTERNAL_SERVER_ERROR", `stand-in exec helper failed (exit ${r.exitCode}): ${r.output.slice(-500)}`, path, "POST");
+    result = await daemons.run(local, request);
+  } catch (error) {
+    if (error instanceof DaemonUnreachable) return daemonError(502, "BAD_GATEWAY", error.message, path, "POST", "DAYTONA_PROXY");
+    throw error;
   }
   // The old daemon checked its timeout flag only when the command failed (killed or non-zero
   // exit): a direct process that had already exited 0 when the timer fired still answers 200.

@@ -60,6 +60,7 @@ import { LocalProvider, type LocalProviderOptions } from "../../../.opencode/plu
 import { ApiRoutes } from "./api.js";
 import { ControlPlane, type StandinSandbox, type Timings } from "./control-plane.js";
 import type { DaemonMode } from "./exec.js";
+import { Daemons } from "./daemon.js";
 import { PreviewProxy, PREVIEW_PREFIX } from "./preview.js";
 import { API_PREFIX, createStandinServer, TOOLBOX_PREFIX } from "./server.js";
 import { Sessions } from "./sessions.js";
@@ -167,7 +168,7 @@ export async function startDaytonaStandin(options: DaytonaStandinOptions = {}): 
     daemonVersion: options.daemonVersion,
   });
   const preview = new PreviewProxy(cp, apiKey);
-  const { server, closeSockets } = createStandinServer({ apiKey, daemon, log, faults, cp, api, sessions, preview, latencyMs: options.latencyMs });
+  const { server, closeSockets } = createStandinServer({ apiKey, daemon, daemons: new Daemons(), log, faults, cp, api, sessions, preview, latencyMs: options.latencyMs });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());

@@ -11,6 +11,7 @@ import type { Duplex } from "node:stream";
 import { SANDBOX_HOME } from "../../../.opencode/plugin/sandbox/providers/local/constants.js";
 import type { ApiRoutes } from "./api.js";
 import type { ControlPlane } from "./control-plane.js";
+import type { Daemons } from "./daemon.js";
 import { execute, type DaemonMode, type ExecuteBody } from "./exec.js";
 import { files } from "./files.js";
 import { apiError, daemonError, drain, HANDLED, json, readJson, send, sleep, type HandlerResult, type Reply } from "./http.js";
@@ -24,6 +25,7 @@ export const TOOLBOX_PREFIX = "/toolbox";
 export interface ServerParts {
   apiKey: string;
   daemon: DaemonMode;
+  daemons: Daemons;
   log: RequestLog;
   faults: Faults;
   cp: ControlPlane;
@@ -91,7 +93,7 @@ export function createStandinServer(p: ServerParts): { server: Server; closeSock
     const workDir = local.projectDir;
     try {
       if (rest[0] === "process" && rest[1] === "execute" && rest.length === 2 && method === "POST")
-        return await execute(local, workDir, p.daemon, await readJson<ExecuteBody>(req), path);
+        return await execute(p.daemons, local, workDir, p.daemon, await readJson<ExecuteBody>(req), path);
       if (rest[0] === "process" && rest[1] === "session") return await p.sessions.handle(sb.id, local, workDir, method, rest.slice(2), req, path);
       if (rest[0] === "files") return await files(local, workDir, method, rest.slice(1), url, req, path);
       if (rest.length === 1 && method === "GET" && rest[0] === "work-dir") return json(200, { dir: workDir });
