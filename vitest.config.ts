@@ -27,6 +27,8 @@ export default defineConfig({
           include: ["test/reliability/**/*.test.ts"],
           fileParallelism: false,
           maxWorkers: 1,
+          // Tests a file marks concurrent (the kill cases) run two at a time: 2 cores.
+          maxConcurrency: 2,
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

@@ -9,13 +9,11 @@
  * process made but never recorded is reported as an orphan, and no mount is left.
  */
 import { appendFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { StateFileSchema } from "../../.opencode/plugin/sandbox/core/state-store.js";
 import { lacks, missingBwrap, missingCommand, missingRoot } from "../support/prereq.js";
 import { waitFor } from "../e2e/support/opencode.js";
-import { bash, branchFile, fsck, kill9, mountsUnder, subjects, tipOf, waitPaused, type ProviderName, rigPerTest, SERVE_BOUND_MS } from "./faults-support.js";
-
-const newRig = rigPerTest();
+import { bash, branchFile, fsck, kill9, mountsUnder, subjects, tipOf, waitPaused, type ProviderName, rigForTest, SERVE_BOUND_MS } from "./faults-support.js";
 
 const COMMIT = "echo work > work.txt && git add work.txt && git commit -qm 'agent work' && echo committed";
 /** The second turn commits only when the first never got to (the sandbox's history says). */
@@ -41,10 +39,14 @@ const CASES = PROVIDERS.flatMap((provider) => PHASES.map((p) => [`${provider}, d
 describe("kill -9 of OpenCode at each phase, then a restart", () => {
   if (lacks(missingRoot(), missingBwrap(), missingCommand("git"), missingCommand("python3"), missingCommand("curl"))) return;
 
-  it.each(CASES)("%s: state readable, no lost commit, branch at old or new tip, fsck clean, orphans reported", async (_, { provider, pause, committedBefore, orphan }) => {
+  // Two cases at a time (the project's maxConcurrency): each case is its own project, OpenCode and
+  // stand-in, and a case alone leaves a third of 2 cores idle (OpenCode's starts are one thread each).
+  it.concurrent.for(CASES)("%s: state readable, no lost commit, branch at old or new tip, fsck clean, orphans reported", { timeout: CASE_BOUND_MS }, async ([, phase], t) => {
+    const { provider, pause, committedBefore, orphan } = phase;
+    const { expect } = t;
     const t0 = Date.now();
     const mark = (what: string) => process.env.FAULTS_TRACE && appendFileSync(process.env.FAULTS_TRACE, `${provider} ${pause} ${((Date.now() - t0) / 1000).toFixed(1)}s ${what}\n`);
-    const r = await newRig(provider);
+    const r = await rigForTest(t, provider);
     const { bench } = r;
     const base = bench.git("rev-parse", "HEAD");
 
@@ -102,5 +104,5 @@ describe("kill -9 of OpenCode at each phase, then a restart", () => {
     mark('stopped');
     if (r.standin) await r.standin.close();
     expect(mountsUnder(r.roots)).toEqual([]);
-  }, CASE_BOUND_MS);
+  });
 });

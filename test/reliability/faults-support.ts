@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach } from "vitest";
+import { afterEach, type TestContext } from "vitest";
 import { startDaytonaStandin, type DaytonaStandin } from "../standin/daytona/index.js";
 import type { Step } from "../e2e/support/model-server.js";
 import { Workbench, waitFor, type Served } from "../e2e/support/opencode.js";
@@ -118,6 +118,14 @@ export async function kill9(served: Served): Promise<void> {
 
 /** A bound for a hang only: how long `opencode serve` may take to answer on a loaded machine. */
 export const SERVE_BOUND_MS = 300_000;
+
+/** A rig for a test that may run beside others (its own context's hooks): disposed after it; when it failed, the plugin's log is printed first. */
+export async function rigForTest(t: Pick<TestContext, "onTestFailed" | "onTestFinished">, ...args: Parameters<typeof rig>): Promise<Rig> {
+  const r = await rig(...args);
+  t.onTestFailed(() => console.error(r.bench.pluginLog().slice(-8000)));
+  t.onTestFinished(() => r.dispose());
+  return r;
+}
 
 /** A rig per test, disposed after it; when the test failed, the plugin's log is printed first. */
 export function rigPerTest(): (...args: Parameters<typeof rig>) => Promise<Rig> {

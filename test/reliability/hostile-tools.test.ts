@@ -107,12 +107,16 @@ describe("hostile input to the tools, on a real local sandbox", () => {
     const before = world.print();
     // Files the sync budget (100 MB) would refuse are the agent's to clean; the rest goes.
     await sh("rm -rf heavy");
-    // The branch exists since the seed: the sync is done when it moves (the bound only catches a hang).
+    // The branch exists since the seed: the sync is done when it moved and its scratch files
+    // (a bundle under .git/opencode-sandboxed/tmp) are gone again (the bound only catches a hang).
     const start = before.refs.get("refs/heads/opencode/1");
+    const expected = ["refs/heads/opencode/1", "refs/opencode-sandboxed/sessions/ses_hostile_tools"];
     await hooks.event!({ event: { type: "session.idle", properties: { sessionID: SESSION } } as never });
     const deadline = Date.now() + 240_000;
-    while (world.print().refs.get("refs/heads/opencode/1") === start && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-    expect(world.changes(before, ["refs/heads/opencode/1", "refs/opencode-sandboxed/sessions/ses_hostile_tools"])).toEqual([]);
+    const done = () => world.print().refs.get("refs/heads/opencode/1") !== start && world.changes(before, expected).length === 0;
+    while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect(world.print().refs.get("refs/heads/opencode/1")).not.toBe(start);
+    expect(world.changes(before, expected)).toEqual([]);
     const { execFileSync } = await import("node:child_process");
     const files = execFileSync("git", ["-C", world.repo, "ls-tree", "-r", "--name-only", "-z", "opencode/1"], { encoding: "utf8" }).split("\0");
     expect(files).toContain("link-home-key");
