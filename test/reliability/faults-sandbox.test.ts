@@ -8,16 +8,14 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { silentLogger } from "../../.opencode/plugin/sandbox/core/logger.js";
 import { LocalProvider } from "../../.opencode/plugin/sandbox/providers/local/index.js";
 import { waitFor } from "../e2e/support/opencode.js";
 import { LIMITS } from "../support/local-harness.js";
 import { processesOfUid } from "../support/processes.js";
 import { lacks, missingBwrap, missingCommand, missingRoot } from "../support/prereq.js";
-import { bash, branchFile, mountsUnder, type ProviderName, type Rig, rigPerTest, SERVE_BOUND_MS } from "./faults-support.js";
-
-const newRig = rigPerTest();
+import { bash, branchFile, mountsUnder, type ProviderName, type Rig, rigForTest, SERVE_BOUND_MS } from "./faults-support.js";
 
 /** What happens to the sandbox, behind the plugin's back. */
 async function behindItsBack(r: Rig, provider: ProviderName, what: "deleted" | "stopped", id: string) {
@@ -38,8 +36,10 @@ const CASES = (["local", "daytona"] as const).flatMap((provider) => (["deleted",
 describe("a sandbox deleted or stopped behind the plugin's back", () => {
   if (lacks(missingRoot(), missingBwrap(), missingCommand("python3"), missingCommand("curl"))) return;
 
-  it.each(CASES)("%s: the next tool call works, with the session's work", async (_, provider, what) => {
-    const r = await newRig(provider);
+  // Two at a time (the project's maxConcurrency): each case is its own project, OpenCode and stand-in.
+  it.concurrent.for(CASES)("%s: the next tool call works, with the session's work", { timeout: 1_200_000 }, async ([, provider, what], t) => {
+    const { expect } = t;
+    const r = await rigForTest(t, provider);
     const { bench } = r;
     const served = await bench.serve({ timeoutMs: SERVE_BOUND_MS });
     const id = await served.createSession("behind");
@@ -71,5 +71,5 @@ describe("a sandbox deleted or stopped behind the plugin's back", () => {
     await served.stop();
     if (r.standin) await r.standin.close();
     expect(mountsUnder(r.roots)).toEqual([]);
-  }, 1_200_000);
+  });
 });

@@ -9,14 +9,12 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { StateFileSchema } from "../../.opencode/plugin/sandbox/core/state-store.js";
 import type { ChatRequest, ScriptItem } from "../e2e/support/model-server.js";
 import { waitFor, type Served } from "../e2e/support/opencode.js";
 import { lacks, missingBwrap, missingRoot } from "../support/prereq.js";
-import { bash, branchFile, fsck, mountsUnder, type Rig, rigPerTest, SERVE_BOUND_MS } from "./faults-support.js";
-
-const newRig = rigPerTest();
+import { bash, branchFile, fsck, mountsUnder, type Rig, rigForTest, SERVE_BOUND_MS } from "./faults-support.js";
 
 /** One tool call, then text: decided per request, so sessions prompted at once each get their own call. */
 const oneCall = (command: (req: ChatRequest) => string): ScriptItem[] =>
@@ -37,11 +35,13 @@ async function turn(served: Served, id: string, text: string) {
 describe("a damaged state file", () => {
   if (lacks(missingRoot(), missingBwrap())) return;
 
-  it.each([
+  // Both at once (each its own project and OpenCode): 2 cores.
+  it.concurrent.for([
     ["truncated", (s: string) => s.slice(0, Math.floor(s.length / 2))],
     ["garbled", (s: string) => s.replace(/"sessions"/, '"sessions\u0000')],
-  ])("%s: moved aside, every session keeps its sandbox and its branch", async (_, damage) => {
-    const r = await newRig("local");
+  ] as const)("%s: moved aside, every session keeps its sandbox and its branch", { timeout: 1_200_000 }, async ([, damage], t) => {
+    const { expect } = t;
+    const r = await rigForTest(t, "local");
     const { bench } = r;
     let served = await bench.serve({ timeoutMs: SERVE_BOUND_MS });
     bench.model.set(oneCall(commitWord));
@@ -72,14 +72,15 @@ describe("a damaged state file", () => {
     expect(await waitFor(() => Object.keys(JSON.parse(readFileSync(path, "utf8")).sessions).length === 0, 60_000)).toBe(true);
     await served.stop();
     expect(mountsUnder(r.roots)).toEqual([]);
-  }, 1_200_000);
+  });
 });
 
 describe("two OpenCode processes on one project", () => {
   if (lacks(missingRoot(), missingBwrap())) return;
 
-  it("never the same branch number; neither deletes a sandbox the other uses", async () => {
-    const r = await newRig("local");
+  it("never the same branch number; neither deletes a sandbox the other uses", async (t) => {
+    const { expect } = t;
+    const r = await rigForTest(t, "local");
     const { bench } = r;
     bench.model.set(oneCall(commitWord));
     // One after the other: two OpenCodes starting at once on a fresh data directory race in

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, type TestContext } from "vitest";
+import type { TestContext } from "vitest";
 import { startDaytonaStandin, type DaytonaStandin } from "../standin/daytona/index.js";
 import type { Step } from "../e2e/support/model-server.js";
 import { Workbench, waitFor, type Served } from "../e2e/support/opencode.js";
@@ -125,15 +125,4 @@ export async function rigForTest(t: Pick<TestContext, "onTestFailed" | "onTestFi
   t.onTestFailed(() => console.error(r.bench.pluginLog().slice(-8000)));
   t.onTestFinished(() => r.dispose());
   return r;
-}
-
-/** A rig per test, disposed after it; when the test failed, the plugin's log is printed first. */
-export function rigPerTest(): (...args: Parameters<typeof rig>) => Promise<Rig> {
-  let current: Rig | undefined;
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === "fail" && current) console.error(current.bench.pluginLog().slice(-8000));
-    await current?.dispose();
-    current = undefined;
-  });
-  return async (...args) => (current = await rig(...args));
 }
