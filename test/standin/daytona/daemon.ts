@@ -16,13 +16,14 @@
 import { request } from "node:http";
 import { randomBytes } from "node:crypto";
 import type { Sandbox } from "../../../.opencode/plugin/sandbox/providers/provider.js";
+import type { DaemonMode } from "./exec.js";
 
 /** Daytona's toolbox port inside a sandbox. */
 export const DAEMON_PORT = 2280;
 
 /** What the daemon is asked to run (exec.ts builds it). */
 export interface DaemonRequest {
-  mode: "shell" | "split";
+  mode: DaemonMode;
   command: string;
   argv: string[];
   cwd: string;
@@ -123,7 +124,7 @@ export class Daemons {
   private readonly running = new WeakMap<Sandbox, Promise<void>>();
 
   /** Starts the boot's daemon unless it runs. */
-  ensure(local: Sandbox): Promise<void> {
+  private ensure(local: Sandbox): Promise<void> {
     let started = this.running.get(local);
     if (!started) {
       const ready = `/tmp/.daytona-standin/daemon-${randomBytes(6).toString("hex")}`;
