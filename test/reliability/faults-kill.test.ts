@@ -41,8 +41,7 @@ describe("kill -9 of OpenCode at each phase, then a restart", () => {
 
   // Two cases at a time (the project's maxConcurrency): each case is its own project, OpenCode and
   // stand-in, and a case alone leaves a third of 2 cores idle (OpenCode's starts are one thread each).
-  it.concurrent.for(CASES)("%s: state readable, no lost commit, branch at old or new tip, fsck clean, orphans reported", { timeout: CASE_BOUND_MS }, async ([, phase], t) => {
-    const { provider, pause, committedBefore, orphan } = phase;
+  it.concurrent.for(CASES)("%s: state readable, no lost commit, branch at old or new tip, fsck clean, orphans reported", { timeout: CASE_BOUND_MS }, async ([, { provider, pause, committedBefore, orphan }], t) => {
     const { expect } = t;
     const t0 = Date.now();
     const mark = (what: string) => process.env.FAULTS_TRACE && appendFileSync(process.env.FAULTS_TRACE, `${provider} ${pause} ${((Date.now() - t0) / 1000).toFixed(1)}s ${what}\n`);

@@ -12,6 +12,7 @@ import { z } from "zod";
 import type { ToolContext } from "@opencode-ai/plugin";
 import { lacks, missingBwrap, missingCommand } from "../support/prereq.js";
 import { CANARIES, makeWorld, type World } from "./hostile/world.js";
+import { hostChanges } from "./support/host-hash.js";
 import { TOOL_ARENA, TOOL_CASES, type ToolCase } from "./hostile/corpus-tools.js";
 
 const world: World = await makeWorld("hostile-tools");
@@ -113,7 +114,10 @@ describe("hostile input to the tools, on a real local sandbox", () => {
     const expected = ["refs/heads/opencode/1", "refs/opencode-sandboxed/sessions/ses_hostile_tools"];
     await hooks.event!({ event: { type: "session.idle", properties: { sessionID: SESSION } } as never });
     const deadline = Date.now() + 240_000;
-    const done = () => world.print().refs.get("refs/heads/opencode/1") !== start && world.changes(before, expected).length === 0;
+    const done = () => {
+      const now = world.print();
+      return now.refs.get("refs/heads/opencode/1") !== start && hostChanges(before, now, expected).length === 0;
+    };
     while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
     expect(world.print().refs.get("refs/heads/opencode/1")).not.toBe(start);
     expect(world.changes(before, expected)).toEqual([]);

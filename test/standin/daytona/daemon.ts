@@ -16,6 +16,7 @@
 import { request } from "node:http";
 import { randomBytes } from "node:crypto";
 import type { Sandbox } from "../../../.opencode/plugin/sandbox/providers/provider.js";
+import { shq } from "../../../.opencode/plugin/sandbox/util/shell.js";
 import type { DaemonMode } from "./exec.js";
 
 /** Daytona's toolbox port inside a sandbox. */
@@ -106,14 +107,12 @@ server.on("error", (e) => { if (e.code === "EADDRINUSE") fs.writeFileSync(ready,
 server.listen(Number(port), "127.0.0.1", () => fs.writeFileSync(ready, String(process.pid)));
 `;
 
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /** Waits (a bound for a hang) for the daemon's ready file; fails with the daemon's own error otherwise. */
 function startScript(ready: string): string {
   const log = `${ready}.log`;
   return (
     `mkdir -p /tmp/.daytona-standin && rm -f ${ready} && ` +
-    `BUN_BE_BUN=1 setsid /proc/$PPID/exe -e ${quote(SOURCE)} ${DAEMON_PORT} ${ready} </dev/null >${log} 2>&1 & ` +
+    `BUN_BE_BUN=1 setsid /proc/$PPID/exe -e ${shq(SOURCE)} ${DAEMON_PORT} ${ready} </dev/null >${log} 2>&1 & ` +
     `i=0; while [ ! -e ${ready} ] && [ $i -lt 1200 ] && kill -0 $! 2>/dev/null; do sleep 0.05; i=$((i+1)); done; ` +
     `[ -e ${ready} ] || { cat ${log}; exit 1; }`
   );
@@ -137,47 +136,31 @@ export class Daemons {
     return started;
   }
 
-  private async alive(local: Sandbox): Promise<boolean> {
+  /** One request to the boot's daemon through the local sandbox's forwarder: its status and body. */
+  private async call(local: Sandbox, method: "GET" | "POST", path: string, body = ""): Promise<{ status: number; body: string }> {
     const link = await local.previewUrl(DAEMON_PORT);
     const url = new URL(link.url);
-    return new Promise<boolean>((resolve) => {
-      const probe = request({ host: url.hostname, port: url.port, path: "/", agent: false, headers: link.headers ?? {} }, (answer) => {
-        answer.resume();
-        answer.on("end", () => resolve(answer.statusCode === 200));
+    return new Promise((resolve, reject) => {
+      const headers = { ...(link.headers ?? {}), "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+      const out = request({ host: url.hostname, port: url.port, method, path, agent: false, headers }, (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on("data", (c: Buffer) => chunks.push(c));
+        answer.on("error", reject);
+        answer.on("end", () => resolve({ status: answer.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
       });
-      probe.on("error", () => resolve(false));
-      probe.end();
+      out.on("error", reject);
+      out.end(body);
     });
   }
 
   /** Runs one command through the boot's daemon. Throws DaemonUnreachable when no answer came (the daemon is then started again next time). */
   async run(local: Sandbox, req: DaemonRequest): Promise<DaemonResult> {
     await this.ensure(local);
-    const link = await local.previewUrl(DAEMON_PORT);
-    const url = new URL(link.url);
-    const body = JSON.stringify(req);
     try {
-      return await new Promise<DaemonResult>((resolve, reject) => {
-        const out = request(
-          { host: url.hostname, port: url.port, method: "POST", path: "/execute", agent: false, headers: { ...(link.headers ?? {}), "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
-          (answer) => {
-            const chunks: Buffer[] = [];
-            answer.on("data", (c: Buffer) => chunks.push(c));
-            answer.on("error", reject);
-            answer.on("end", () => {
-              try {
-                resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")) as DaemonResult);
-              } catch (e) {
-                reject(e);
-              }
-            });
-          },
-        );
-        out.on("error", reject);
-        out.end(body);
-      });
+      return JSON.parse((await this.call(local, "POST", "/execute", JSON.stringify(req))).body) as DaemonResult;
     } catch (error) {
-      if (!(await this.alive(local))) this.running.delete(local);
+      const alive = await this.call(local, "GET", "/").then((r) => r.status === 200, () => false);
+      if (!alive) this.running.delete(local);
       throw new DaemonUnreachable(`the sandbox's daemon did not answer: ${(error as Error).message}`, { cause: error });
     }
   }
